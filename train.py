@@ -1,0 +1,332 @@
+"""Train a ViT or a CIFAR ResNet; one JSON log and two checkpoints per run in out_dir/name/.
+
+    python train.py                                   # baseline ViT on CIFAR-10
+    python train.py --model=resnet18 --time_limit=10  # 10-minute budget; the LR schedule fits inside it
+    python train.py my_config.py --depth=12           # config files are plain assignments
+    python train.py --help                            # every flag with its default
+
+Globals below are the config. Read top to bottom: config, setup, loop, test.
+"""
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+import configurator
+import data
+import models
+import vit
+
+# ----------------------------------------------------------------------------- config
+model = 'vit'                # vit | resnet18 | resnet34 | resnet50
+preset = ''                  # ViT preset: tiny small base large huge minivit (applied before other flags)
+globals().update(vit.config_fields())  # every ViTConfig field (patch_size, dim, depth, ...) is a flag too
+# data
+dataset = 'cifar10'          # cifar10 | cifar100 | imagefolder | synthetic
+data_dir = 'data'
+val_size = 5000              # held out of train for model selection; the test set is used once
+subset = 0                   # train on this many images (0 = all that val_size leaves)
+# optimisation
+batch_size = 128
+epochs = 100
+lr = 1e-3
+min_lr = 1e-5
+warmup_epochs = 5            # as a fraction of `epochs`, it also sets the warmup of time-limited runs
+weight_decay = 0.05
+optimizer = 'adamw'
+grad_clip = 1.0              # 0 = off
+label_smoothing = 0.1
+# system
+device = 'auto'              # auto = cuda, then mps, then cpu
+dtype = 'auto'               # auto = bfloat16 autocast on cuda and on CPUs with native bf16, else float32
+compile = 'auto'             # auto = on for cuda only (on this 2-core CPU it does not pay back on short runs)
+seed = 0
+out_dir = 'runs'
+name = ''                    # run folder out_dir/name; '' = a timestamp
+resume = False               # continue out_dir/name from ckpt_last.pt
+overwrite = False            # replace a run that already exists in out_dir/name
+time_limit = 0.0             # minutes of training (0 = none); the schedule runs on elapsed time
+max_steps = 0                # stop after this many optimizer steps (0 = none); for smoke tests
+log_interval = 25            # steps between progress-bar updates (each costs one host-device sync)
+debug = False                # show tracebacks for bad input
+CHOICES = dict(vit.CHOICES, model=models.MODELS, dataset=data.DATASETS, optimizer=('adamw',),
+               device=('auto', 'cpu', 'cuda', 'mps'), dtype=('auto', 'float32', 'bfloat16'),
+               compile=('auto', 'True', 'False'), preset=('',) + tuple(vit.PRESETS))
+defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
+
+
+def fail(message, code=2):
+    """Bad input: one clear line, no traceback (unless --debug=True)."""
+    if debug:
+        raise RuntimeError(message)
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+if '--help' in sys.argv[1:] or '-h' in sys.argv[1:]:
+    print(configurator.help_text(defaults, CHOICES))
+    sys.exit(0)
+debug = '--debug=True' in sys.argv
+try:
+    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
+except configurator.ConfigError as e:
+    fail(e)
+globals().update(config)
+
+# ----------------------------------------------------------------------------- setup
+torch.manual_seed(seed)
+if device == 'auto':
+    device = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
+device_type = device.split(':')[0]
+if device_type == 'cuda':
+    torch.backends.cuda.matmul.allow_tf32 = True  # GPU only: TF32 matmuls/convs, ~free accuracy-wise
+    torch.backends.cudnn.allow_tf32 = True
+if dtype == 'auto':
+    native_bf16 = device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
+                                             and torch.cpu._is_avx512_bf16_supported())
+    dtype = 'bfloat16' if native_bf16 else 'float32'
+use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
+autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext())
+run_dir = os.path.join(out_dir, name or time.strftime('run-%Y%m%d-%H%M%S'))
+log_path, last_path, best_path = (os.path.join(run_dir, f) for f in ('log.json', 'ckpt_last.pt', 'ckpt_best.pt'))
+
+
+def atomic_write(path, write):
+    """Write to a temp file, fsync, then rename: a crash or kill -9 leaves the old file or the new one."""
+    tmp = path + '.tmp'
+    with open(tmp, 'wb') as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_log():
+    atomic_write(log_path, lambda f: f.write(json.dumps(log, indent=1).encode()))
+
+
+previous = None
+if os.path.exists(log_path):
+    with open(log_path) as f:
+        previous = json.load(f)
+    if previous['status'] == 'done' and resume:
+        print(f"{run_dir} already finished (status done); nothing to resume")
+        sys.exit(0)
+    if not (resume or overwrite):
+        fail(f"{run_dir} already holds a run (status {previous['status']}); pass --resume=True to continue it "
+             f"or --overwrite=True to replace it")
+if resume and not os.path.exists(last_path):
+    fail(f"--resume=True but {last_path} does not exist (no epoch of this run finished yet)")
+
+try:
+    ds = data.load_dataset(dataset, data_dir)
+except data.DataError as e:
+    fail(e)
+(train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
+in_chans, img_size = train_x.shape[1], train_x.shape[2]
+num_classes = len(ds['classes'])
+config.update(num_classes=num_classes, in_chans=in_chans, img_size=img_size, device=device, dtype=dtype)
+mean, std = data.channel_stats(train_x)
+train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed)
+val_loader = data.Loader(val_x, val_y, 512, device, mean, std)
+test_loader = data.Loader(ds['test_x'], ds['test_y'], 512, device, mean, std)
+
+try:
+    net = models.build_model(config).to(device)
+except ValueError as e:
+    fail(e)
+if model == 'vit' and patch_init == 'whiten':
+    vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
+n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chans, img_size, img_size))
+# weight decay only on matrices and conv kernels, not on biases, norm gains or LayerScale
+decay = [p for p in net.parameters() if p.dim() >= 2]
+no_decay = [p for p in net.parameters() if p.dim() < 2]
+groups = [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
+opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=device_type == 'cuda')  # fused: one kernel on GPU
+step_model = torch.compile(net) if use_compile else net
+
+steps_per_epoch = len(train_loader)
+total_steps = epochs * steps_per_epoch if not max_steps else min(max_steps, epochs * steps_per_epoch)
+warmup = warmup_epochs / epochs
+if warmup > 0.5:
+    print(f"note: warmup_epochs={warmup_epochs} of epochs={epochs}; warming up over the first half of the run instead")
+    warmup = 0.5
+
+
+def lr_at(progress):
+    """Linear warmup, then cosine from lr to min_lr; progress runs 0 -> 1 over the run."""
+    if progress < warmup:
+        return lr * progress / warmup
+    t = min((progress - warmup) / (1 - warmup), 1.0)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * t))
+
+
+@torch.no_grad()
+def evaluate(loader):
+    net.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for x, y in loader:
+        with autocast:
+            logits = step_model(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction='sum')
+        correct += (logits.argmax(1) == y).sum()
+    net.train()
+    n = len(loader.x)
+    return loss_sum.item() / n, correct.item() / n
+
+
+def save_checkpoint(path, epoch):
+    state = {'model': net.state_dict(), 'optimizer': opt.state_dict(), 'config': config, 'epoch': epoch,
+             'step': step, 'elapsed': elapsed, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch,
+             'rng': {'torch': torch.get_rng_state(), 'loader': train_loader.generator.get_state(),
+                     'cuda': torch.cuda.get_rng_state_all() if device_type == 'cuda' else None}}
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def git_commit():
+    try:
+        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=os.path.dirname(os.path.abspath(__file__)),
+                              capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
+    except OSError:
+        return 'unknown'
+
+
+step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
+log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config,
+       'model': {'params': n_params, 'flops_per_image': flops},
+       'env': {'torch': torch.__version__, 'device': device, 'git_commit': git_commit()},
+       'history': [], 'final': {}}
+if resume:
+    try:
+        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        mismatch = [k for k in vit.config_fields().keys() | {'model', 'dataset', 'batch_size', 'subset', 'val_size'}
+                    if ckpt['config'].get(k) != config.get(k)]
+        if mismatch:
+            fail(f"{last_path} was trained with " + ', '.join(f"{k}={ckpt['config'].get(k)!r}" for k in sorted(mismatch))
+                 + " but this run asks for " + ', '.join(f"{k}={config.get(k)!r}" for k in sorted(mismatch)))
+        net.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
+    except (RuntimeError, KeyError, EOFError, OSError, ValueError) as e:
+        fail(f"cannot resume from {last_path}: {type(e).__name__}: {str(e).splitlines()[0]}")
+    step, elapsed, start_epoch = ckpt['step'], ckpt['elapsed'], ckpt['epoch'] + 1
+    best_val_acc, best_epoch = ckpt['best_val_acc'], ckpt['best_epoch']
+    torch.set_rng_state(ckpt['rng']['torch'])
+    train_loader.generator.set_state(ckpt['rng']['loader'])
+    if ckpt['rng']['cuda'] is not None:
+        torch.cuda.set_rng_state_all(ckpt['rng']['cuda'])
+    log['history'] = [h for h in previous['history'] if h['epoch'] <= ckpt['epoch']] if previous else []
+    print(f"resuming {run_dir} at epoch {start_epoch}, step {step}")
+os.makedirs(run_dir, exist_ok=True)
+write_log()
+print(f"{model}: {n_params:,} params, {flops / 1e6:.1f} MFLOPs/image | {len(train_x)} train, {len(val_x)} val, "
+      f"{len(ds['test_x'])} test | {device}, {dtype}, compile={use_compile} | {run_dir}")
+
+stop_signal = None
+
+
+def on_signal(signum, frame):
+    """Finish the current step, then write log and checkpoint; a second Ctrl-C aborts at once."""
+    global stop_signal
+    stop_signal = signum
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+signal.signal(signal.SIGINT, on_signal)
+signal.signal(signal.SIGTERM, on_signal)
+
+# ----------------------------------------------------------------------------- loop
+# Losses and accuracy accumulate on the device; the host reads them only at logging points, so the
+# GPU never waits on Python. On the CPU a read is free, so divergence is checked every step there.
+check_every = 1 if device_type == 'cpu' else log_interval
+first_bad_step = None
+try:
+    epoch = start_epoch
+    while epoch < epochs and step < total_steps and not (time_limit and elapsed >= time_limit * 60):
+        epoch_start, epoch_steps = time.time(), 0
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2)
+        for x, y in bar:
+            progress = step / total_steps
+            if time_limit:
+                progress = max(progress, (elapsed + time.time() - epoch_start) / (time_limit * 60))
+            for group in opt.param_groups:
+                group['lr'] = lr_at(progress)
+            with autocast:
+                logits = step_model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            loss.backward()
+            if grad_clip:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss_sum += loss.detach()
+            correct += (logits.argmax(1) == y).sum()
+            step, epoch_steps = step + 1, epoch_steps + 1
+            if step % check_every == 0 and not math.isfinite(loss_sum.item()):
+                first_bad_step = step
+                break
+            if step % log_interval == 0:
+                bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * batch_size):.3f}",
+                                img_s=f"{epoch_steps * batch_size / (time.time() - epoch_start):.0f}", lr=f"{lr_at(progress):.2e}")
+            if stop_signal or step >= total_steps or (time_limit and progress >= 1):
+                break
+        bar.close()
+        train_time = time.time() - epoch_start
+        if first_bad_step is None and not math.isfinite(loss_sum.item()):
+            first_bad_step = step
+        if first_bad_step is not None or stop_signal:
+            break
+        val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
+        elapsed += time.time() - epoch_start
+        entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
+                 'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
+                 'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
+        log['history'].append(entry)
+        print(f"epoch {epoch} step {step}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f} | "
+              f"val loss {val_loss:.4f} acc {val_acc:.4f} | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
+        if len(val_x) == 0 or val_acc > best_val_acc:  # no val split: the last epoch is the one we keep
+            best_val_acc, best_epoch = val_acc, epoch
+            save_checkpoint(best_path, epoch)
+        save_checkpoint(last_path, epoch)
+        write_log()
+        epoch += 1
+except BaseException as e:  # a crash keeps its log: status failed (or interrupted on a second Ctrl-C)
+    log['status'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
+    log['error'] = f"{type(e).__name__}: {e}"
+    write_log()
+    raise
+
+peak_mem_mb = (torch.cuda.max_memory_allocated() / 2**20 if device_type == 'cuda'
+               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # CPU: peak RSS of the process
+log['final'] = {'train_time_s': elapsed, 'peak_mem_mb': peak_mem_mb, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch}
+if first_bad_step is not None:
+    log.update(status='diverged', diverged_step=first_bad_step)
+    write_log()
+    print(f"diverged: non-finite loss at step {first_bad_step}; log kept at {log_path}", file=sys.stderr)
+    sys.exit(3)
+if stop_signal:
+    log['status'] = 'interrupted'
+    write_log()
+    print(f"interrupted by signal {stop_signal}; resume with --name={log['name']} --resume=True "
+          f"(restarts epoch {len(log['history']) and log['history'][-1]['epoch'] + 1})", file=sys.stderr)
+    sys.exit(128 + stop_signal)
+
+# ----------------------------------------------------------------------------- test, once
+net.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)['model'])
+test_loss, test_acc = evaluate(test_loader)
+log['final'].update(test_loss=test_loss, test_acc=test_acc)
+log['status'] = 'done'
+write_log()
+print(f"test acc {test_acc:.4f} (checkpoint of epoch {best_epoch}, val acc {best_val_acc:.4f}) | "
+      f"{elapsed / 60:.1f} min | log {log_path}")

@@ -1,0 +1,371 @@
+"""A Vision Transformer for small images where every variant is a ViTConfig field.
+
+Read top to bottom: config and presets, position helpers, attention, MLP, block, model.
+Token order inside the model: [cls * n_cls, dist?, reg * n_reg, patches].
+"""
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CHOICES = {
+    'ffn': ('gelu', 'swiglu'),
+    'norm': ('layernorm', 'rmsnorm'),
+    'patch_embed': ('linear', 'overlap', 'conv'),
+    'pos_emb': ('none', 'learned', 'sincos1d', 'sincos2d', 'rope1d', 'rope2d'),
+    'pool': ('cls', 'mean'),
+    'attn': ('mha', 'mla'),
+    'patch_init': ('default', 'whiten'),
+}
+
+
+@dataclass
+class ViTConfig:
+    img_size: int = 32
+    in_chans: int = 3
+    num_classes: int = 10
+    patch_size: int = 4
+    dim: int = 192
+    depth: int = 6
+    heads: int = 3
+    head_dim: int = 0          # 0 = dim // heads
+    mlp_ratio: float = 4.0
+    ffn: str = 'gelu'
+    norm: str = 'layernorm'
+    qk_norm: bool = False
+    patch_embed: str = 'linear'
+    pos_emb: str = 'learned'
+    cls_pos: bool = True       # prefix tokens (cls, dist, registers) get a position too
+    pool: str = 'cls'
+    n_cls: int = 1
+    n_reg: int = 0
+    layerscale: float = 0.0    # 0 = off, else the init value of the per-channel gain
+    attn: str = 'mha'
+    q_rank: int = 0            # MLA: 0 = full-rank queries
+    kv_rank: int = 0           # MLA: width of the shared key/value latent
+    dropout: float = 0.0
+    attn_dropout: float = 0.0
+    drop_path: float = 0.0
+    patch_init: str = 'default'
+    dist_token: bool = False
+
+    def __post_init__(self):
+        """Stop impossible configs here, naming the flag, so no half-built model ever runs."""
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for name in ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'n_cls'):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
+        for name in ('head_dim', 'n_reg', 'q_rank', 'kv_rank', 'layerscale'):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        for name in ('dropout', 'attn_dropout', 'drop_path'):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if self.img_size % self.patch_size:
+            raise ValueError(f"patch_size={self.patch_size} must divide img_size={self.img_size}")
+        if self.head_dim == 0 and self.dim % self.heads:
+            raise ValueError(f"heads={self.heads} does not divide dim={self.dim}; set head_dim to choose the per-head width")
+        if self.mlp_ratio <= 0:
+            raise ValueError(f"mlp_ratio={self.mlp_ratio} must be positive")
+        hd = self.head_dim or self.dim // self.heads
+        if self.pos_emb == 'rope1d' and hd % 2:
+            raise ValueError(f"pos_emb=rope1d rotates pairs of channels: head width {hd} (dim/heads or head_dim) must be even")
+        if self.pos_emb == 'rope2d' and hd % 4:
+            raise ValueError(f"pos_emb=rope2d splits the rotated pairs between rows and columns: head width {hd} must be a multiple of 4")
+        if self.attn == 'mla' and self.kv_rank == 0:
+            raise ValueError("attn=mla needs kv_rank > 0 (the width of the key/value latent)")
+        if self.attn == 'mha' and (self.q_rank or self.kv_rank):
+            raise ValueError("q_rank and kv_rank only apply to attn=mla")
+        if self.patch_init == 'whiten' and self.patch_embed != 'linear':
+            raise ValueError("patch_init=whiten needs patch_embed=linear (it whitens raw pixel patches)")
+
+    @property
+    def hd(self):
+        return self.head_dim or self.dim // self.heads
+
+    @property
+    def n_prefix(self):
+        return self.n_cls + int(self.dist_token) + self.n_reg
+
+    @property
+    def grid(self):
+        return self.img_size // self.patch_size
+
+
+# The ViT paper's widths, depths and heads at the CIFAR patch size; minivit is a small CIFAR model
+# whose reference reports 674,890 parameters (ours: see tests/test_vit.py).
+PRESETS = {
+    'tiny': dict(dim=192, depth=12, heads=3),
+    'small': dict(dim=384, depth=12, heads=6),
+    'base': dict(dim=768, depth=12, heads=12),
+    'large': dict(dim=1024, depth=24, heads=16),
+    'huge': dict(dim=1280, depth=32, heads=16),
+    'minivit': dict(dim=96, depth=9, heads=12, mlp_ratio=2.0, n_cls=2, pos_emb='sincos2d', patch_size=4),
+}
+
+
+def config_fields():
+    return {f.name: f.default for f in fields(ViTConfig)}
+
+
+# ----------------------------------------------------------------------------- positions
+
+def token_positions(cfg):
+    """(row, col) of every token. Patches start at 1 when prefix tokens sit at 0 (cls_pos),
+    so that the prefix tokens have a position of their own."""
+    g, off = cfg.grid, int(cfg.cls_pos)
+    r, c = torch.meshgrid(torch.arange(g), torch.arange(g), indexing='ij')
+    rows = torch.cat([torch.zeros(cfg.n_prefix), r.flatten() + off]).float()
+    cols = torch.cat([torch.zeros(cfg.n_prefix), c.flatten() + off]).float()
+    index = torch.cat([torch.zeros(cfg.n_prefix), torch.arange(g * g) + off]).float()
+    return index, rows, cols
+
+
+def sincos(pos, width, theta=10000.0):
+    """Transformer sinusoid: [sin(p w_i), cos(p w_i)] with w_i = theta^(-i/(width/2))."""
+    freqs = theta ** (-torch.arange(width // 2).float() / (width // 2))
+    angles = pos[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def sincos_table(cfg):
+    index, rows, cols = token_positions(cfg)
+    if cfg.pos_emb == 'sincos1d':
+        table = sincos(index, cfg.dim)
+    else:  # sincos2d: half the channels encode the row, half the column
+        table = torch.cat([sincos(rows, cfg.dim // 2), sincos(cols, cfg.dim // 2)], dim=1)
+    table = F.pad(table, (0, cfg.dim - table.shape[1]))  # odd dims: last channel carries no position
+    if not cfg.cls_pos:
+        table[:cfg.n_prefix] = 0
+    return table[None]
+
+
+def rope_angles(cfg, theta=100.0):
+    """Rotation angle per (token, pair of head channels). rope2d: the first half of the pairs
+    follows the row, the second half the column. theta=100 suits grids of tens of positions."""
+    index, rows, cols = token_positions(cfg)
+    pairs = cfg.hd // 2
+    if cfg.pos_emb == 'rope1d':
+        angles = index[:, None] * theta ** (-torch.arange(pairs).float() / pairs)[None]
+    else:
+        freqs = theta ** (-torch.arange(pairs // 2).float() / (pairs // 2))[None]
+        angles = torch.cat([rows[:, None] * freqs, cols[:, None] * freqs], dim=1)
+    if not cfg.cls_pos:
+        angles[:cfg.n_prefix] = 0  # identity rotation: prefix tokens carry no position
+    return angles
+
+
+def apply_rope(x, cos, sin):
+    """Rotate channel pairs (i, i + hd/2) of x (B, H, T, hd) by the precomputed angles."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+# ----------------------------------------------------------------------------- layers
+
+def make_norm(cfg, width):
+    return nn.LayerNorm(width) if cfg.norm == 'layernorm' else nn.RMSNorm(width)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.heads, self.hd, inner = cfg.heads, cfg.hd, cfg.heads * cfg.hd
+        self.attn_dropout = cfg.attn_dropout
+        if cfg.attn == 'mha':
+            self.qkv = nn.Linear(cfg.dim, 3 * inner)  # fused: one matmul for q, k and v
+        else:
+            # Multi-head latent attention (DeepSeek-V2): keys and values are up-projected from one
+            # shared low-rank latent, queries optionally from their own. Kept: the down/up projections
+            # and the latent norms. Left out: the decoupled RoPE key and the KV-cache weight absorption,
+            # which only pay off for autoregressive decoding.
+            self.q_down = nn.Sequential(nn.Linear(cfg.dim, cfg.q_rank, bias=False), make_norm(cfg, cfg.q_rank)) if cfg.q_rank else nn.Identity()
+            self.q_up = nn.Linear(cfg.q_rank or cfg.dim, inner)
+            self.kv_down = nn.Sequential(nn.Linear(cfg.dim, cfg.kv_rank, bias=False), make_norm(cfg, cfg.kv_rank))
+            self.kv_up = nn.Linear(cfg.kv_rank, 2 * inner)
+        self.q_norm = make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity()
+        self.k_norm = make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity()
+        self.proj = nn.Linear(inner, cfg.dim)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.keep_attn = False  # set True (analysis) to take the explicit path and keep .attn_probs
+
+    def forward(self, x, rope=None):
+        B, T, _ = x.shape
+        if hasattr(self, 'qkv'):
+            q, k, v = self.qkv(x).chunk(3, dim=-1)
+        else:
+            q = self.q_up(self.q_down(x))
+            k, v = self.kv_up(self.kv_down(x)).chunk(2, dim=-1)
+        q, k, v = (t.view(B, T, self.heads, self.hd).transpose(1, 2) for t in (q, k, v))
+        q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        p_drop = self.attn_dropout if self.training else 0.0
+        if self.keep_attn:
+            probs = (q @ k.transpose(-2, -1) / math.sqrt(self.hd)).softmax(dim=-1)
+            self.attn_probs = probs.detach()
+            y = F.dropout(probs, p_drop, self.training) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop)
+        y = y.transpose(1, 2).reshape(B, T, self.heads * self.hd)
+        return self.drop(self.proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        hidden = int(cfg.mlp_ratio * cfg.dim)
+        self.swiglu = cfg.ffn == 'swiglu'
+        if self.swiglu:  # three matrices instead of two: 2/3 of the width keeps the parameters equal
+            hidden = int(round(hidden * 2 / 3))
+        self.fc1 = nn.Linear(cfg.dim, 2 * hidden if self.swiglu else hidden)
+        self.fc2 = nn.Linear(hidden, cfg.dim)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if self.swiglu:
+            gate, up = h.chunk(2, dim=-1)
+            h = F.silu(gate) * up
+        else:
+            h = F.gelu(h)
+        return self.drop(self.fc2(h))
+
+
+class LayerScale(nn.Module):
+    def __init__(self, width, init):
+        super().__init__()
+        self.gamma = nn.Parameter(init * torch.ones(width))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+def drop_path(x, p, training):
+    """Stochastic depth: drop the whole residual branch for a random subset of samples."""
+    if p == 0.0 or not training:
+        return x
+    keep = x.new_empty(x.shape[0], 1, 1).bernoulli_(1 - p)
+    return x * keep / (1 - p)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg, drop_path_rate):
+        super().__init__()
+        self.norm1, self.attn = make_norm(cfg, cfg.dim), Attention(cfg)
+        self.norm2, self.mlp = make_norm(cfg, cfg.dim), MLP(cfg)
+        scale = (lambda: LayerScale(cfg.dim, cfg.layerscale)) if cfg.layerscale else nn.Identity
+        self.ls1, self.ls2 = scale(), scale()
+        self.drop_path = drop_path_rate
+
+    def forward(self, x, rope=None):
+        x = x + drop_path(self.ls1(self.attn(self.norm1(x), rope)), self.drop_path, self.training)
+        return x + drop_path(self.ls2(self.mlp(self.norm2(x))), self.drop_path, self.training)
+
+
+def make_patch_embed(cfg):
+    p = cfg.patch_size
+    if cfg.patch_embed == 'linear':  # a strided conv is exactly a linear map of each patch
+        return nn.Conv2d(cfg.in_chans, cfg.dim, p, stride=p)
+    if cfg.patch_embed == 'overlap':  # kernel p + 2*pad > stride p, padded so the grid stays img/p
+        pad = (p + 1) // 2
+        return nn.Conv2d(cfg.in_chans, cfg.dim, p + 2 * pad, stride=p, padding=pad)
+    width = max(cfg.dim // 4, 16)  # 'conv': a small CNN stem at full resolution, then patchify
+    return nn.Sequential(
+        nn.Conv2d(cfg.in_chans, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU(),
+        nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU(),
+        nn.Conv2d(width, cfg.dim, p, stride=p))
+
+
+# ----------------------------------------------------------------------------- model
+
+class ViT(nn.Module):
+    def __init__(self, cfg: ViTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.patch_embed = make_patch_embed(cfg)
+        self.cls_token = nn.Parameter(torch.zeros(1, cfg.n_cls, cfg.dim))
+        self.dist = nn.Parameter(torch.zeros(1, 1, cfg.dim)) if cfg.dist_token else None
+        self.reg_token = nn.Parameter(torch.zeros(1, cfg.n_reg, cfg.dim)) if cfg.n_reg else None
+        n_tokens = cfg.n_prefix + cfg.grid ** 2
+        if cfg.pos_emb == 'learned':
+            self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens if cfg.cls_pos else cfg.grid ** 2, cfg.dim))
+        elif cfg.pos_emb.startswith('sincos'):  # fixed: a buffer, not a parameter
+            self.register_buffer('pos_embed', sincos_table(cfg), persistent=False)
+        if cfg.pos_emb.startswith('rope'):
+            angles = rope_angles(cfg).repeat(1, 2)
+            self.register_buffer('rope_cos', angles.cos(), persistent=False)
+            self.register_buffer('rope_sin', angles.sin(), persistent=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        rates = [cfg.drop_path * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]  # linear over depth
+        self.blocks = nn.ModuleList(Block(cfg, r) for r in rates)
+        self.norm = make_norm(cfg, cfg.dim)
+        self.head = nn.Linear(cfg.n_cls * cfg.dim if cfg.pool == 'cls' else cfg.dim, cfg.num_classes)
+        self.head_dist = nn.Linear(cfg.dim, cfg.num_classes) if cfg.dist_token else None
+        self.apply(self._init)
+        for p in (self.cls_token, self.dist, self.reg_token, getattr(self, 'pos_embed', None)):
+            if isinstance(p, nn.Parameter):
+                nn.init.trunc_normal_(p, std=0.02)
+
+    @staticmethod
+    def _init(m):
+        """ViT paper: truncated-normal weights, zero biases."""
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def features(self, x):
+        """All output tokens after the final norm: (B, n_prefix + patches, dim)."""
+        cfg = self.cfg
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        prefix = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.dist, self.reg_token) if t is not None]
+        if cfg.pos_emb == 'learned' and not cfg.cls_pos:
+            x = x + self.pos_embed
+        x = torch.cat(prefix + [x], dim=1)
+        if cfg.pos_emb.startswith('sincos') or (cfg.pos_emb == 'learned' and cfg.cls_pos):
+            x = x + self.pos_embed.to(x.dtype)
+        x = self.drop(x)
+        rope = (self.rope_cos, self.rope_sin) if cfg.pos_emb.startswith('rope') else None
+        for block in self.blocks:
+            x = block(x, rope)
+        return self.norm(x)
+
+    def pool(self, h):
+        """What the head reads from the output tokens; the PCA study uses it as the image feature."""
+        if self.cfg.pool == 'mean':
+            return h[:, self.cfg.n_prefix:].mean(dim=1)
+        return h[:, :self.cfg.n_cls].flatten(1)
+
+    def forward(self, x):
+        h = self.features(x)
+        pooled = self.pool(h)
+        logits = self.head(pooled)
+        if self.head_dist is None:
+            return logits
+        dist_logits = self.head_dist(h[:, self.cfg.n_cls])
+        # DeiT: train both heads (class and distillation); at test time average them
+        return (logits, dist_logits) if self.training else (logits + dist_logits) / 2
+
+
+@torch.no_grad()
+def whiten_patch_embed(model, images, n_patches=20000, eps=1e-4):
+    """patch_init=whiten: the first min(dim, C*p*p) output channels become the principal components
+    of pixel patches, scaled to unit variance (PCA whitening, as airbench's first layer); the rest keep
+    their random init. images: float tensor (N, C, H, W), already normalised like training input."""
+    conv, p = model.patch_embed, model.cfg.patch_size
+    patches = F.unfold(images.float(), p, stride=p).transpose(1, 2).flatten(0, 1)  # (N*L, C*p*p)
+    patches = patches[torch.randperm(len(patches), generator=torch.Generator().manual_seed(0))[:n_patches]]
+    mean = patches.mean(0)
+    cov = torch.cov(patches.T)
+    evals, evecs = torch.linalg.eigh(cov)
+    order = evals.argsort(descending=True)
+    k = min(conv.out_channels, len(evals))
+    rows = (evecs[:, order[:k]] / (evals[order[:k]] + eps).sqrt()).T  # (k, C*p*p)
+    conv.weight[:k] = rows.reshape(k, *conv.weight.shape[1:]).to(conv.weight)
+    conv.bias[:k] = -(rows @ mean).to(conv.bias)
+    return k
