@@ -51,7 +51,8 @@ def imagefolder(data_dir):
             os.path.getmtime(os.path.join(data_dir, s)) for s in ('train', 'test')):
         return torch.load(cache)
     from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes
-    from torchvision.io import ImageReadMode, decode_image
+    from PIL import Image
+    from torchvision.transforms.v2.functional import pil_to_tensor
     out = {}
     for split in ('train', 'test'):
         root = os.path.join(data_dir, split)
@@ -70,7 +71,8 @@ def imagefolder(data_dir):
                     continue
                 path = os.path.join(root, c, f)
                 try:
-                    images.append(decode_image(path, mode=ImageReadMode.UNCHANGED))
+                    with Image.open(path) as im:  # PIL: torchvision.io's decoders are deprecated
+                        images.append(pil_to_tensor(im))
                 except Exception as e:
                     raise DataError(f"cannot decode image {path}: {e}") from None
                 labels.append(label)
