@@ -1,9 +1,14 @@
 """Datasets as uint8 tensors, a fixed validation split, and batches augmented on the device.
 
 Every dataset becomes a dict of uint8 (N, C, H, W) image tensors and int64 labels. CIFAR-sized data
-sits whole on the training device; crop, flip and normalisation run there on whole batches.
+sits whole on the training device; crop, flip, normalisation, random erasing and mixup/cutmix run there
+on whole batches. Per-image policies (AutoAugment, ...) run in DataLoader worker processes on the host
+uint8 tensor and are prefetched, so they overlap the model step (see Loader).
 """
+import math
 import os
+import random
+import time
 
 import torch
 import torch.nn.functional as F
@@ -143,18 +148,123 @@ def random_crop_flip(x, pad=4):
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
+def random_erasing(x, p, scale=(0.02, 1 / 3), ratio=(0.3, 3.3)):
+    """Random erasing (Zhong et al.) on a whole normalised batch, one draw per image: with probability p,
+    a rectangle of area `scale` x H x W and log-uniform aspect `ratio` becomes N(0, 1) noise (timm's
+    'pixel' mode, which DeiT uses). Boxes are clipped to the image instead of torchvision's retry loop."""
+    B, C, H, W = x.shape
+    area = torch.empty(B, device=x.device).uniform_(*scale) * H * W
+    aspect = torch.empty(B, device=x.device).uniform_(math.log(ratio[0]), math.log(ratio[1])).exp()
+    h = (area * aspect).sqrt().round().clamp(1, H)
+    w = (area / aspect).sqrt().round().clamp(1, W)
+    top = (torch.rand(B, device=x.device) * (H - h + 1)).floor()
+    left = (torch.rand(B, device=x.device) * (W - w + 1)).floor()
+    r = torch.arange(H, device=x.device)[None, :]
+    c = torch.arange(W, device=x.device)[None, :]
+    in_rows = (r >= top[:, None]) & (r < (top + h)[:, None])
+    in_cols = (c >= left[:, None]) & (c < (left + w)[:, None])
+    box = in_rows[:, :, None] & in_cols[:, None, :] & (torch.rand(B, device=x.device) < p)[:, None, None]
+    return torch.where(box[:, None], torch.randn_like(x), x)
+
+
+def mixup(x, y, lam):
+    """Mixup with the reversed batch: x and soft targets y (B, classes) blend by lam."""
+    return lam * x + (1 - lam) * x.flip(0), lam * y + (1 - lam) * y.flip(0)
+
+
+def cutmix(x, y, lam, rng):
+    """CutMix with the reversed batch, one box per batch (timm): a box of area ~(1 - lam) is pasted
+    from the partner image; lam is then corrected to the area actually kept after clipping."""
+    H, W = x.shape[-2:]
+    cut = math.sqrt(1 - lam)
+    ch, cw = int(H * cut), int(W * cut)
+    cy, cx = rng.randrange(H), rng.randrange(W)
+    y0, y1 = max(cy - ch // 2, 0), min(cy + ch // 2, H)
+    x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, W)
+    out = x.clone()
+    out[..., y0:y1, x0:x1] = x.flip(0)[..., y0:y1, x0:x1]
+    lam = 1 - (y1 - y0) * (x1 - x0) / (H * W)
+    return out, lam * y + (1 - lam) * y.flip(0)
+
+
+def epoch_order(n, repeat_aug, generator):
+    """The image indices of one epoch. repeat_aug=k (DeiT's repeated augmentation): n/k random images,
+    each k times in a row (so the copies share a batch and get different augmentations); length stays n."""
+    order = torch.randperm(n, device=generator.device, generator=generator)
+    if repeat_aug > 1:
+        order = order[:-(-n // repeat_aug)].repeat_interleave(repeat_aug)[:n]
+    return order
+
+
+AUGMENTS = ('none', 'autoaugment', 'randaugment', 'trivialaugment')
+
+
+def make_policy(name):
+    """The per-image torchvision.transforms.v2 policy for `augment`, on uint8 CHW tensors."""
+    from torchvision.transforms import v2
+    if name not in AUGMENTS:
+        raise DataError(f"augment={name!r} is not one of {', '.join(AUGMENTS)}")
+    return {'none': None,
+            'autoaugment': v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10),  # the learned CIFAR-10 policy
+            'randaugment': v2.RandAugment(),  # 2 ops, magnitude 9 (of 31)
+            'trivialaugment': v2.TrivialAugmentWide()}[name]
+
+
+class PolicyBatches(torch.utils.data.Dataset):
+    """A DataLoader dataset whose items are whole batches: (seed, indices) -> the policy applied to each
+    image on its own (its own ops and magnitudes), uint8 in and out. Runs in DataLoader worker processes.
+    The per-batch seed makes the augmentation the same whatever the number of workers, and on resume."""
+
+    def __init__(self, x, y, policy):
+        self.x, self.y, self.policy = x, y, policy
+
+    def __getitem__(self, item):
+        seed, idx = item
+        with torch.random.fork_rng(devices=[]):  # with workers=0 this runs in the main process
+            torch.manual_seed(seed)
+            return torch.stack([self.policy(im) for im in self.x[idx]]), self.y[idx]
+
+
+class EpochPlan:
+    """The (seed, indices) items of the current epoch. The DataLoader iterates it in the main process,
+    so one persistent DataLoader (workers started once) serves every epoch."""
+    items = ()
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+
 class Loader:
     """Iterates over (images, labels) batches of a uint8 tensor kept on `device`.
 
-    train=True: reshuffle each epoch, drop the last partial batch, crop and flip.
-    Images come out normalised float32 (autocast casts them as the model needs)."""
+    train=True: reshuffle each epoch, drop the last partial batch, then augment:
+      1. augment != 'none': a per-image torchvision policy (AutoAugment, ...) in `workers` DataLoader
+         processes over the host uint8 tensor, prefetching batches while the model steps;
+      2. on the device, on whole batches: pad-crop and flip, normalise, random erasing, mixup/cutmix.
+    Images come out normalised float32 (autocast casts them as the model needs). Labels are int64, or
+    soft targets (batch, num_classes) float32 when mixup or cutmix is on."""
 
-    def __init__(self, x, y, batch_size, device, mean, std, train=False, crop_flip=True, seed=0):
+    def __init__(self, x, y, batch_size, device, mean, std, train=False, crop_flip=True, seed=0,
+                 augment='none', erasing=0.0, mixup=0.0, cutmix=0.0, mix_prob=1.0, mix_switch_prob=0.5,
+                 repeat_aug=1, num_classes=0, workers=2):
         self.x, self.y = x.to(device), y.to(device)
         self.batch_size, self.train, self.crop_flip = batch_size, train, crop_flip
         self.mean = mean.to(device)[None, :, None, None]
         self.std = std.to(device)[None, :, None, None]
         self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.erasing, self.mixup, self.cutmix, self.mix_prob, self.mix_switch_prob = erasing, mixup, cutmix, mix_prob, mix_switch_prob
+        self.repeat_aug, self.num_classes = repeat_aug, num_classes or int(y.max()) + 1
+        self.policy = make_policy(augment) if train else None
+        if self.policy is not None:
+            self.plan = EpochPlan()
+            self.batches = torch.utils.data.DataLoader(
+                PolicyBatches(x.cpu(), y.cpu(), self.policy), sampler=self.plan, batch_size=None,
+                num_workers=workers, persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+                pin_memory=torch.device(device).type == 'cuda',  # pinned: host-to-GPU copies run async
+                generator=torch.Generator().manual_seed(seed))  # leaves the global RNG alone
 
     def __len__(self):
         n = len(self.x)
@@ -164,12 +274,57 @@ class Loader:
         return (x.float() / 255 - self.mean) / self.std
 
     def __iter__(self):
-        n = len(self.x)
-        order = torch.randperm(n, device=self.x.device, generator=self.generator) if self.train else None
-        for i in range(len(self)):
-            sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
-            idx = order[sl] if order is not None else sl
-            x, y = self.x[idx], self.y[idx]
-            if self.train and self.crop_flip:
+        if not self.train:
+            for i in range(len(self)):
+                sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
+                yield self.normalize(self.x[sl]), self.y[sl]
+            return
+        order = epoch_order(len(self.x), self.repeat_aug, self.generator)[:len(self) * self.batch_size]
+        order = order.view(len(self), self.batch_size)
+        epoch_seed = int(torch.randint(2**31, (1,), device=self.generator.device, generator=self.generator))
+        rng = random.Random(epoch_seed)  # per-batch mixing choices
+        if self.policy is None:
+            batches = ((self.x[idx], self.y[idx]) for idx in order)
+        else:
+            self.plan.items = [(epoch_seed + i, idx) for i, idx in enumerate(order.cpu())]
+            batches = ((x.to(self.x.device, non_blocking=True), y.to(self.x.device, non_blocking=True))
+                       for x, y in self.batches)
+        for x, y in batches:
+            if self.crop_flip:
                 x = random_crop_flip(x)
-            yield self.normalize(x), y
+            x = self.normalize(x)
+            if self.erasing:
+                x = random_erasing(x, self.erasing)
+            if self.mixup or self.cutmix:
+                x, y = self.mix(x, F.one_hot(y, self.num_classes).float(), rng)
+            yield x, y
+
+    def mix(self, x, y, rng):
+        """timm's per-batch switch: with probability mix_prob mix the batch, by CutMix with probability
+        mix_switch_prob when both alphas are set; lam ~ Beta(alpha, alpha)."""
+        if rng.random() >= self.mix_prob:
+            return x, y
+        use_cutmix = rng.random() < self.mix_switch_prob if self.mixup and self.cutmix else self.cutmix > 0
+        alpha = self.cutmix if use_cutmix else self.mixup
+        lam = rng.betavariate(alpha, alpha)
+        return cutmix(x, y, lam, rng) if use_cutmix else mixup(x, y, lam)
+
+
+def measure_rate(loader, n_batches=20, warmup=2):
+    """Augmented training batches per second, and images per second, of `loader` alone (no model):
+    the data-only rate to set against the model's train-step rate."""
+    it = iter(loader)
+    for _ in range(warmup):  # worker start-up and first prefetch are not the steady state
+        next(it)
+    start = time.perf_counter()
+    n = 0
+    for _ in range(n_batches):
+        try:
+            x, _ = next(it)
+        except StopIteration:
+            it = iter(loader)
+            x, _ = next(it)
+        n += len(x)
+    x.sum().item()  # wait for the device
+    dt = time.perf_counter() - start
+    return n_batches / dt, n / dt

@@ -24,6 +24,7 @@ from tqdm import tqdm
 import configurator
 import data
 import models
+import techniques
 import vit
 
 # ----------------------------------------------------------------------------- config
@@ -42,9 +43,23 @@ lr = 1e-3
 min_lr = 1e-5
 warmup_epochs = 5            # as a fraction of `epochs`, it also sets the warmup of time-limited runs
 weight_decay = 0.05
-optimizer = 'adamw'
+optimizer = 'adamw'          # adamw | lion (lr 3-10x lower, weight_decay 3-10x higher) | sgd (Nesterov; weight_decay ~5e-4)
 grad_clip = 1.0              # 0 = off
 label_smoothing = 0.1
+# training techniques (data.Loader does augmentation and mixing; techniques.py the rest)
+augment = 'none'             # per-image policy: none | autoaugment (CIFAR-10 policy) | randaugment | trivialaugment
+erasing = 0.0                # random-erasing probability per image
+mixup = 0.0                  # mixup alpha (0 = off)
+cutmix = 0.0                 # cutmix alpha (0 = off)
+mix_prob = 1.0               # probability that a batch is mixed, when mixup or cutmix is on
+mix_switch_prob = 0.5        # with both on: probability that a mixed batch uses cutmix rather than mixup
+repeat_aug = 1               # DeiT repeated augmentation: each image k times per epoch (epoch length unchanged)
+workers = 2                  # DataLoader processes running the augment policy (unused with augment=none)
+ema = 0.0                    # per-step decay of an EMA of the weights (0 = off), e.g. 0.999
+teacher = ''                 # distillation teacher: a train.py checkpoint, e.g. runs/resnet18/ckpt_best.pt
+distill = 'none'             # none | soft (KL at distill_tau) | hard (DeiT; needs --dist_token=True)
+distill_alpha = 0.5          # weight of the distillation term; (1 - alpha) on the label cross-entropy
+distill_tau = 1.0            # softmax temperature of soft distillation
 # system
 device = 'auto'              # auto = cuda, then mps, then cpu
 dtype = 'auto'               # auto = bfloat16 autocast on cuda and on CPUs with native bf16, else float32
@@ -58,7 +73,8 @@ time_limit = 0.0             # minutes of training (0 = none); the schedule runs
 max_steps = 0                # stop after this many optimizer steps (0 = none); for smoke tests
 log_interval = 25            # steps between progress-bar updates (each costs one host-device sync)
 debug = False                # show tracebacks for bad input
-CHOICES = dict(vit.CHOICES, model=models.MODELS, dataset=data.DATASETS, optimizer=('adamw',),
+CHOICES = dict(vit.CHOICES, model=models.MODELS, dataset=data.DATASETS, optimizer=techniques.OPTIMIZERS,
+               augment=data.AUGMENTS, distill=techniques.DISTILL,
                device=('auto', 'cpu', 'cuda', 'mps'), dtype=('auto', 'float32', 'bfloat16'),
                compile=('auto', 'True', 'False'), preset=('',) + tuple(vit.PRESETS))
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
@@ -81,6 +97,13 @@ try:
 except configurator.ConfigError as e:
     fail(e)
 globals().update(config)
+if distill != 'none' and not teacher:
+    fail(f"--distill={distill} needs --teacher=path/to/ckpt_best.pt (a checkpoint train.py wrote)")
+if teacher and distill == 'none':
+    fail("--teacher is set but --distill=none; choose --distill=soft or --distill=hard")
+if distill == 'hard' and not (model == 'vit' and dist_token):
+    fail("--distill=hard trains the distillation token's head: it needs --model=vit --dist_token=True "
+         "(--distill=soft works with any model)")
 
 # ----------------------------------------------------------------------------- setup
 torch.manual_seed(seed)
@@ -136,7 +159,9 @@ in_chans, img_size = train_x.shape[1], train_x.shape[2]
 num_classes = len(ds['classes'])
 config.update(num_classes=num_classes, in_chans=in_chans, img_size=img_size, device=device, dtype=dtype)
 mean, std = data.channel_stats(train_x)
-train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed)
+train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment,
+                           erasing=erasing, mixup=mixup, cutmix=cutmix, mix_prob=mix_prob, mix_switch_prob=mix_switch_prob,
+                           repeat_aug=repeat_aug, num_classes=num_classes, workers=workers)
 val_loader = data.Loader(val_x, val_y, 512, device, mean, std)
 test_loader = data.Loader(ds['test_x'], ds['test_y'], 512, device, mean, std)
 
@@ -147,12 +172,13 @@ except ValueError as e:
 if model == 'vit' and patch_init == 'whiten':
     vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
 n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chans, img_size, img_size))
-# weight decay only on matrices and conv kernels, not on biases, norm gains or LayerScale
-decay = [p for p in net.parameters() if p.dim() >= 2]
-no_decay = [p for p in net.parameters() if p.dim() < 2]
-groups = [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
-opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=device_type == 'cuda')  # fused: one kernel on GPU
+opt = techniques.build_optimizer(optimizer, net, lr, weight_decay, fused=device_type == 'cuda')
 step_model = torch.compile(net) if use_compile else net
+ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eval is a small part of a run
+try:
+    teacher_net = techniques.load_teacher(teacher, device, num_classes, img_size, in_chans) if teacher else None
+except ValueError as e:
+    fail(e)
 
 steps_per_epoch = len(train_loader)
 total_steps = epochs * steps_per_epoch if not max_steps else min(max_steps, epochs * steps_per_epoch)
@@ -171,13 +197,13 @@ def lr_at(progress):
 
 
 @torch.no_grad()
-def evaluate(loader):
+def evaluate(loader, model=None):
     net.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     for x, y in loader:
         with autocast:
-            logits = step_model(x)
+            logits = (step_model if model is None else model)(x)
         loss_sum += F.cross_entropy(logits.float(), y, reduction='sum')
         correct += (logits.argmax(1) == y).sum()
     net.train()
@@ -185,8 +211,11 @@ def evaluate(loader):
     return loss_sum.item() / n, correct.item() / n
 
 
-def save_checkpoint(path, epoch):
-    state = {'model': net.state_dict(), 'optimizer': opt.state_dict(), 'config': config, 'epoch': epoch,
+def save_checkpoint(path, epoch, use_ema=False):
+    """'model' holds the weights that test, teacher and plots load: the EMA's when use_ema; 'ema' is for resume."""
+    state = {'model': (ema_net if use_ema else net).state_dict(), 'weights': 'ema' if use_ema else 'raw',
+             'ema': ema_net.state_dict() if ema_net is not None else None,
+             'optimizer': opt.state_dict(), 'config': config, 'epoch': epoch,
              'step': step, 'elapsed': elapsed, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch,
              'rng': {'torch': torch.get_rng_state(), 'loader': train_loader.generator.get_state(),
                      'cuda': torch.cuda.get_rng_state_all() if device_type == 'cuda' else None}}
@@ -216,6 +245,8 @@ if resume:
                  + " but this run asks for " + ', '.join(f"{k}={config.get(k)!r}" for k in sorted(mismatch)))
         net.load_state_dict(ckpt['model'])
         opt.load_state_dict(ckpt['optimizer'])
+        if ema_net is not None:  # a run that had no EMA yet starts it from the current weights
+            ema_net.load_state_dict(ckpt.get('ema') or ckpt['model'])
     except (RuntimeError, KeyError, EOFError, OSError, ValueError) as e:
         fail(f"cannot resume from {last_path}: {type(e).__name__}: {str(e).splitlines()[0]}")
     step, elapsed, start_epoch = ckpt['step'], ckpt['elapsed'], ckpt['epoch'] + 1
@@ -263,15 +294,20 @@ try:
             for group in opt.param_groups:
                 group['lr'] = lr_at(progress)
             with autocast:
-                logits = step_model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+                out = step_model(x)  # (logits, dist_logits) from a ViT with a distillation token
+                with torch.no_grad():
+                    teacher_logits = teacher_net(x) if teacher_net is not None else None
+                loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
+            logits = out[0] if isinstance(out, tuple) else out
             loss.backward()
             if grad_clip:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
             opt.step()
             opt.zero_grad(set_to_none=True)
+            if ema_net is not None:
+                techniques.ema_update(ema_net, net, ema, step)
             loss_sum += loss.detach()
-            correct += (logits.argmax(1) == y).sum()
+            correct += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()  # mixed: the larger part
             step, epoch_steps = step + 1, epoch_steps + 1
             if step % check_every == 0 and not math.isfinite(loss_sum.item()):
                 first_bad_step = step
@@ -288,16 +324,24 @@ try:
         if first_bad_step is not None or stop_signal:
             break
         val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
+        ema_val = evaluate(val_loader, ema_net) if ema_net is not None and len(val_x) else None
         elapsed += time.time() - epoch_start
         entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
                  'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
                  'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
+        # EMA on: both weight sets are validated and the better one this epoch competes for ckpt_best (no val
+        # split: the EMA's), so the test, a teacher or a plot that loads ckpt_best gets the best weights
+        use_ema = ema_net is not None and (ema_val is None or ema_val[1] > val_acc)
+        if ema_val is not None:
+            entry.update(ema_val_loss=ema_val[0], ema_val_acc=ema_val[1])
         log['history'].append(entry)
         print(f"epoch {epoch} step {step}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_acc:.4f} | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
-        if len(val_x) == 0 or val_acc > best_val_acc:  # no val split: the last epoch is the one we keep
-            best_val_acc, best_epoch = val_acc, epoch
-            save_checkpoint(best_path, epoch)
+              f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (f" (ema {ema_val[1]:.4f})" if ema_val else '')
+              + f" | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
+        score = ema_val[1] if use_ema and ema_val else val_acc
+        if len(val_x) == 0 or score > best_val_acc:  # no val split: the last epoch is the one we keep
+            best_val_acc, best_epoch = score, epoch
+            save_checkpoint(best_path, epoch, use_ema)
         save_checkpoint(last_path, epoch)
         write_log()
         epoch += 1
@@ -323,7 +367,9 @@ if stop_signal:
     sys.exit(128 + stop_signal)
 
 # ----------------------------------------------------------------------------- test, once
-net.load_state_dict(torch.load(best_path, map_location=device, weights_only=False)['model'])
+best = torch.load(best_path, map_location=device, weights_only=False)
+net.load_state_dict(best['model'])
+log['final']['test_weights'] = best.get('weights', 'raw')  # 'ema' when the EMA weights won on val
 test_loss, test_acc = evaluate(test_loader)
 log['final'].update(test_loss=test_loss, test_acc=test_acc)
 log['status'] = 'done'

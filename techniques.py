@@ -1,0 +1,108 @@
+"""Training techniques train.py uses around its step: optimizers (Lion by hand), the EMA of the weights,
+and the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
+"""
+import copy
+
+import torch
+import torch.nn.functional as F
+
+import models
+
+OPTIMIZERS = ('adamw', 'lion', 'sgd')
+DISTILL = ('none', 'soft', 'hard')
+
+
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), as in the paper:
+        update = sign(beta1 * m + (1 - beta1) * g)
+        p      = p - lr * (update + weight_decay * p)      # decoupled weight decay
+        m      = beta2 * m + (1 - beta2) * g
+    Every coordinate moves by exactly lr, so use an lr 3-10x smaller and a weight decay 3-10x larger
+    than AdamW's (the product lr * weight_decay sets the decay strength)."""
+
+    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group['betas']
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                m = self.state[p].setdefault('exp_avg', torch.zeros_like(p))
+                update = (beta1 * m + (1 - beta1) * p.grad).sign_()
+                p.mul_(1 - group['lr'] * group['weight_decay']).add_(update, alpha=-group['lr'])
+                m.lerp_(p.grad, 1 - beta2)
+
+
+def build_optimizer(name, net, lr, weight_decay, fused=False):
+    """Weight decay only on matrices and conv kernels, not on biases, norm gains or LayerScale.
+    sgd: Nesterov, momentum 0.9; its weight decay is the coupled L2 kind (use ~5e-4, not AdamW's 0.05)."""
+    decay = [p for p in net.parameters() if p.dim() >= 2]
+    no_decay = [p for p in net.parameters() if p.dim() < 2]
+    groups = [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
+    if name == 'adamw':
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=fused)  # fused: one kernel on GPU
+    if name == 'lion':
+        return Lion(groups, lr=lr)
+    if name == 'sgd':
+        return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"optimizer={name!r} is not one of {', '.join(OPTIMIZERS)}")
+
+
+def make_ema(net):
+    """A frozen copy of the model whose weights follow the training weights' moving average."""
+    ema = copy.deepcopy(net).eval()
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def ema_update(ema, net, decay, step):
+    """ema = d * ema + (1 - d) * weights, with d = min(decay, (1 + step) / (10 + step)): the warm-up
+    (as in TensorFlow's ExponentialMovingAverage) keeps the average from dragging in the random init on
+    short runs. Float buffers (BatchNorm statistics) are averaged too; integer ones are copied."""
+    d = min(decay, (1 + step) / (10 + step))
+    ema_state, state = ema.state_dict(), net.state_dict()
+    floats = [k for k, v in ema_state.items() if v.is_floating_point()]
+    torch._foreach_lerp_([ema_state[k] for k in floats], [state[k] for k in floats], 1 - d)
+    for k, v in ema_state.items():
+        if not v.is_floating_point():
+            v.copy_(state[k])
+
+
+def load_teacher(path, device, num_classes, img_size, in_chans):
+    """The teacher model of a train.py checkpoint, in eval mode and frozen; ValueError naming the file
+    when it does not fit the data."""
+    teacher, cfg = models.load_model(path, device)
+    want = dict(num_classes=num_classes, img_size=img_size, in_chans=in_chans)
+    bad = {k: cfg.get(k) for k, v in want.items() if cfg.get(k) != v}
+    if bad:
+        raise ValueError(f"teacher {path!r} was trained with " + ', '.join(f"{k}={v}" for k, v in bad.items())
+                         + " but this data has " + ', '.join(f"{k}={want[k]}" for k in bad))
+    return teacher.eval().requires_grad_(False)
+
+
+def soft_distill_loss(logits, teacher_logits, tau):
+    """Hinton's distillation term: tau^2 * KL(teacher || student) of the tau-softened distributions,
+    averaged over the batch (tau^2 keeps its gradient scale independent of tau)."""
+    return F.kl_div(F.log_softmax(logits.float() / tau, dim=1), F.log_softmax(teacher_logits.float() / tau, dim=1),
+                    reduction='batchmean', log_target=True) * tau * tau
+
+
+def train_loss(out, y, label_smoothing, teacher_logits=None, distill='none', alpha=0.5, tau=1.0):
+    """The training loss for the model's output `out` (logits, or (logits, dist_logits) from a ViT with
+    dist_token) and labels y (int64, or mixed soft targets).
+      none: cross-entropy; with a distillation token both heads learn the labels (mean of the two).
+      soft: (1 - alpha) * CE + alpha * soft_distill_loss; the KD term on the distillation head if present.
+      hard: (1 - alpha) * CE(class head) + alpha * CE(distillation head, teacher's argmax), as in DeiT."""
+    logits, dist_logits = out if isinstance(out, tuple) else (out, out)
+    ce = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    if distill == 'soft':
+        return (1 - alpha) * ce + alpha * soft_distill_loss(dist_logits, teacher_logits, tau)
+    if distill == 'hard':
+        return (1 - alpha) * ce + alpha * F.cross_entropy(dist_logits, teacher_logits.argmax(1))
+    if isinstance(out, tuple):
+        return (ce + F.cross_entropy(dist_logits, y, label_smoothing=label_smoothing)) / 2
+    return ce
