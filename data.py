@@ -286,7 +286,7 @@ class Loader:
         if self.policy is None:
             batches = ((self.x[idx], self.y[idx]) for idx in order)
         else:
-            self.plan.items = [(epoch_seed + i, idx) for i, idx in enumerate(order.cpu())]
+            self.plan.items = [(epoch_seed + i, idx) for i, idx in enumerate(order.tolist())]  # lists: no shared-memory tensor per item
             batches = ((x.to(self.x.device, non_blocking=True), y.to(self.x.device, non_blocking=True))
                        for x, y in self.batches)
         for x, y in batches:
