@@ -104,6 +104,13 @@ if teacher and distill == 'none':
 if distill == 'hard' and not (model == 'vit' and dist_token):
     fail("--distill=hard trains the distillation token's head: it needs --model=vit --dist_token=True "
          "(--distill=soft works with any model)")
+for _flag, _ok, _rule in [('erasing', 0 <= erasing <= 1, 'a probability in [0, 1]'), ('mixup', mixup >= 0, '>= 0'),
+                          ('cutmix', cutmix >= 0, '>= 0'), ('mix_prob', 0 <= mix_prob <= 1, 'in [0, 1]'),
+                          ('mix_switch_prob', 0 <= mix_switch_prob <= 1, 'in [0, 1]'), ('repeat_aug', repeat_aug >= 1, '>= 1'),
+                          ('workers', workers >= 0, '>= 0'), ('ema', 0 <= ema < 1, 'in [0, 1)'),
+                          ('distill_alpha', 0 <= distill_alpha <= 1, 'in [0, 1]'), ('distill_tau', distill_tau > 0, '> 0')]:
+    if not _ok:
+        fail(f"--{_flag}={config[_flag]!r} must be {_rule}")
 
 # ----------------------------------------------------------------------------- setup
 torch.manual_seed(seed)
