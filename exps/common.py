@@ -1,0 +1,114 @@
+"""Shared plumbing of the study scripts: arguments, one train.py subprocess per run, skip, summary.
+
+A study script is a grid of flag overrides: [(variant name, {flag: value}), ...]. `run` trains every
+variant for every seed, one at a time (two trainings would share the cores and distort img/s), and
+leaves runs/<study>/<variant>_s<seed>/log.json. Rerunning a study skips the runs that finished.
+
+    python exps/patch_size.py --seeds=3 --time_limit=10 --dataset=imagefolder --data_dir=/tmp/data/cifar10
+    python exps/patch_size.py --smoke          # seconds: synthetic data, tiny model, 2 steps
+    python exps/patch_size.py --list           # print the runs, train nothing
+    python exps/patch_size.py --lr=3e-4        # any other --flag=value goes to every train.py run
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(ROOT, 'train.py')
+# --smoke: tiny enough that a run takes seconds on a CPU (most of it is importing torch)
+SMOKE = dict(dataset='synthetic', dim=32, depth=1, heads=2, max_steps=2, val_size=100, epochs=1,
+             batch_size=32, workers=0, warmup_epochs=0)
+
+
+def parse(study):
+    """The study's arguments; unknown --flag=value arguments are kept as train.py overrides."""
+    p = argparse.ArgumentParser(prog=f"exps/{study}.py", description=f"the {study} study: trains every "
+                                "variant x seed with train.py; other --flag=value arguments go to train.py")
+    p.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per variant (plots show mean and spread)')
+    p.add_argument('--epochs', type=int, default=0, help='epochs per run (0 = train.py default)')
+    p.add_argument('--time_limit', type=float, default=0, help='minutes of training per run (0 = none)')
+    p.add_argument('--dataset', default='', help='train.py --dataset (default: train.py default)')
+    p.add_argument('--data_dir', default='', help='train.py --data_dir')
+    p.add_argument('--out_dir', default='runs', help='runs go to out_dir/<study>/<variant>_s<seed>')
+    p.add_argument('--smoke', action='store_true', help='tiny synthetic runs (tests)')
+    p.add_argument('--list', action='store_true', help='print the runs and their flags, train nothing')
+    args, extra = p.parse_known_args()
+    for arg in extra:
+        if not (arg.startswith('--') and '=' in arg):
+            p.error(f"{arg}: extra train.py flags are written --name=value")
+    args.study, args.extra = study, dict(a[2:].split('=', 1) for a in extra)
+    return args
+
+
+def base_flags(args):
+    """Flags every run of the study shares: smoke settings first, so the grid and the user override them."""
+    flags = dict(SMOKE) if args.smoke else {}
+    for k in ('epochs', 'time_limit', 'dataset', 'data_dir'):
+        if getattr(args, k):
+            flags[k] = getattr(args, k)
+    return flags
+
+
+def train_size(args):
+    """Training images left after the validation split (data_scaling sizes its subsets by it)."""
+    sys.path.insert(0, ROOT)
+    import data
+    flags = {**base_flags(args), **args.extra}
+    ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'))
+    return len(ds['train_x']) - int(flags.get('val_size', 5000))
+
+
+def status(run_dir):
+    try:
+        with open(os.path.join(run_dir, 'log.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run(args, grid, seeds=None, study=None):
+    """Train every (variant, flags) of grid for each seed, sequentially; returns {run name: status}.
+    Finished runs (done or diverged: a divergence is a result) are skipped; an interrupted one resumes;
+    a failed one is trained again. A failure never stops the study."""
+    study = study or args.study
+    out_dir = os.path.join(args.out_dir, study)
+    results = {}
+    for seed in range(seeds or args.seeds):  # seed-major: one full pass over the grid comes first
+        for variant, overrides in grid:
+            name = f"{variant}_s{seed}"
+            flags = {**base_flags(args), **overrides, 'seed': seed, **args.extra, 'out_dir': out_dir, 'name': name}
+            cmd = [sys.executable, TRAIN] + [f"--{k}={v}" for k, v in flags.items()]
+            if args.list:
+                print(name, ' '.join(cmd[2:]))
+                continue
+            previous = status(os.path.join(out_dir, name))
+            if previous and previous['status'] in ('done', 'diverged'):
+                print(f"skip {out_dir}/{name}: already {previous['status']}")
+                results[name] = previous['status']
+                continue
+            if previous and os.path.exists(os.path.join(out_dir, name, 'ckpt_last.pt')) and previous['status'] != 'failed':
+                cmd.append('--resume=True')
+            elif previous:
+                cmd.append('--overwrite=True')
+            print(f"=== {study}/{name}: {' '.join(cmd[2:])}", flush=True)
+            code = subprocess.run(cmd).returncode
+            log = status(os.path.join(out_dir, name))
+            results[name] = log['status'] if log and code in (0, 3) else f"failed (exit {code})"
+    return results
+
+
+def summarise(args, *results):
+    """Print one line per run and exit 1 if any run failed (diverged runs are results, not failures)."""
+    merged = {k: v for r in results for k, v in r.items()}
+    if args.list:
+        return
+    print(f"\n{args.study}: {len(merged)} runs")
+    for name, st in merged.items():
+        log = status(os.path.join(args.out_dir, args.study, name)) or {}
+        acc = log.get('final', {}).get('test_acc')
+        print(f"  {name:<32} {st:<18} " + (f"test acc {acc:.4f}" if acc is not None else ''))
+    counts = {s: sum(v == s for v in merged.values()) for s in sorted(set(merged.values()))}
+    print('  ' + ', '.join(f"{n} {s}" for s, n in counts.items()))
+    sys.exit(1 if any(v.startswith('failed') or v == 'interrupted' for v in merged.values()) else 0)
