@@ -1,0 +1,81 @@
+"""Where the best ViT looks: CLS-to-patch attention maps per layer (rows) and head (columns) for one
+test image, and the mean attention distance of every head against depth (ViT paper, fig. 7).
+
+    python plots/attention.py --runs=runs --out=report/figures [--ckpt=runs/x/y/ckpt_best.pt]
+"""
+import numpy as np
+import matplotlib.pyplot as plt
+import torch
+
+import common
+import models
+import vit
+
+
+@torch.no_grad()
+def attention_maps(model, x):
+    """[per layer: (B, heads, T, T) attention probabilities], through Attention.keep_attn."""
+    layers = [m for m in model.modules() if isinstance(m, vit.Attention)]
+    for m in layers:
+        m.keep_attn = True
+    model.eval()
+    model(x)
+    for m in layers:
+        m.keep_attn = False
+    return [m.attn_probs.float() for m in layers]
+
+
+def mean_distance(probs, cfg):
+    """(heads,) mean distance in pixels between a patch query and the patches it attends to,
+    weighted by attention renormalised over the patch keys, averaged over queries and images."""
+    g, p = cfg.grid, cfg.patch_size
+    rc = torch.stack(torch.meshgrid(torch.arange(g), torch.arange(g), indexing='ij'), -1).reshape(-1, 2).float()
+    dist = torch.cdist(rc, rc) * p
+    a = probs[:, :, cfg.n_prefix:, cfg.n_prefix:]
+    a = a / a.sum(-1, keepdim=True).clamp_min(1e-12)
+    return (a * dist).sum(-1).mean(dim=(0, 2))
+
+
+def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8):
+    ckpt = ckpt or common.best_checkpoint(common.load_runs(runs_dir), vit=True)
+    if ckpt is None:
+        print('attention: no finished ViT run with a checkpoint')
+        return []
+    model, config = models.load_model(ckpt)
+    x, _, raw, _ = common.test_images(config, n)
+    maps = attention_maps(model, x)
+    cfg, L, H = model.cfg, len(maps), min(maps[0].shape[1], max_heads)
+    fig, axes = plt.subplots(L, H + 1, figsize=(2.4 * (H + 1), 2.4 * L + 0.8), squeeze=False)
+    for l, probs in enumerate(maps):
+        axes[l, 0].imshow(raw[0].permute(1, 2, 0).numpy().squeeze())
+        axes[l, 0].set_ylabel(f"layer {l + 1}")
+        for h in range(H):
+            cls_map = probs[0, h, 0, cfg.n_prefix:].reshape(cfg.grid, cfg.grid)  # query 0 is the first CLS
+            axes[l, h + 1].imshow(cls_map.numpy(), cmap='viridis')
+            if l == 0:
+                axes[l, h + 1].set_title(f"head {h + 1}")
+        for ax in axes[l]:
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.suptitle(f"CLS-to-patch attention, {config['name']}" + (f" (first {H} heads)" if H < maps[0].shape[1] else ''))
+    paths = common.save(fig, out_dir, 'attention_maps')
+
+    fig, ax = plt.subplots(figsize=(9, 6.5))
+    d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
+    for l in range(L):
+        ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color='tab:blue', alpha=0.7)
+    ax.plot(np.arange(1, L + 1), d.mean(1), color='black', label='mean over heads')
+    ax.set_xlabel('layer')
+    ax.set_ylabel('mean attention distance (pixels)')
+    ax.set_title(f"attention distance per head, {config['name']}")
+    ax.legend()
+    return paths + common.save(fig, out_dir, 'attention_distance')
+
+
+if __name__ == '__main__':
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--runs', default='runs')
+    p.add_argument('--out', default='report/figures')
+    p.add_argument('--ckpt', default=None)
+    a = p.parse_args()
+    print('\n'.join(main(a.runs, a.out, a.ckpt)))

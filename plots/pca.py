@@ -1,0 +1,82 @@
+"""Why ViTs lag CNNs on small data, seen in feature space: 2-D PCA of the pooled features of the best
+ViT and the best ResNet (highest test accuracy under --runs), coloured by class, side by side; and
+the first three principal components of the ViT's patch tokens shown as RGB images.
+
+    python plots/pca.py --runs=runs --out=report/figures [--n=1000]
+"""
+import numpy as np
+import matplotlib.pyplot as plt
+import torch
+
+import common
+import models
+
+
+def pca(X, k):
+    """Projection of X (n, d) on its top-k principal components, sorted by explained variance,
+    and the explained-variance ratio of each of those components (numpy SVD of the centred data)."""
+    X = np.asarray(X, dtype=np.float64)
+    X = X - X.mean(0)
+    _, s, vt = np.linalg.svd(X, full_matrices=False)  # s is sorted descending
+    ratio = s ** 2 / max((s ** 2).sum(), 1e-12)
+    return X @ vt[:k].T, ratio[:k]
+
+
+@torch.no_grad()
+def pooled_features(model, x):
+    model.eval()
+    f = model.pool(model.features(x)) if hasattr(model, 'pool') else model.features(x)
+    return f.float().numpy()
+
+
+def main(runs_dir, out_dir, n=1000, n_show=6):
+    runs = common.load_runs(runs_dir)
+    ckpts = {'ViT': common.best_checkpoint(runs, vit=True), 'ResNet': common.best_checkpoint(runs, vit=False)}
+    ckpts = {k: v for k, v in ckpts.items() if v}
+    if not ckpts:
+        print('pca: no finished run with a checkpoint')
+        return []
+    fig, axes = plt.subplots(1, len(ckpts), figsize=(8 * len(ckpts), 7.5), squeeze=False)
+    paths = []
+    for ax, (kind, path) in zip(axes[0], ckpts.items()):
+        model, config = models.load_model(path)
+        x, y, raw, classes = common.test_images(config, n)
+        proj, ratio = pca(pooled_features(model, x), 2)
+        for c in range(len(classes)):
+            m = (y == c).numpy()
+            ax.scatter(proj[m, 0], proj[m, 1], s=10, alpha=0.7, color=plt.get_cmap('tab10')(c % 10), label=classes[c])
+        ax.set_title(f"{kind}: {config['name']} ({config['model']})")
+        ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f}% var)")
+        ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}% var)")
+        if kind == 'ViT':
+            paths += patch_token_figure(model, x[:n_show], raw[:n_show], config, out_dir)
+    axes[0, -1].legend(loc='center left', bbox_to_anchor=(1, 0.5), markerscale=3)
+    fig.suptitle(f"pooled features of {len(y)} test images, 2-D PCA")
+    return common.save(fig, out_dir, 'pca_features') + paths
+
+
+@torch.no_grad()
+def patch_token_figure(model, x, raw, config, out_dir):
+    """One PCA fitted on the patch tokens of all shown images; components 1-3 -> R, G, B."""
+    h = model.features(x)[:, model.cfg.n_prefix:].float()
+    B, N, D = h.shape
+    g = model.cfg.grid
+    proj, ratio = pca(h.reshape(B * N, D).numpy(), 3)
+    proj = (proj - proj.min(0)) / np.maximum(proj.max(0) - proj.min(0), 1e-12)  # each component to [0, 1]
+    rgb = proj.reshape(B, g, g, -1)
+    if rgb.shape[-1] < 3:
+        rgb = np.concatenate([rgb, np.zeros((B, g, g, 3 - rgb.shape[-1]))], -1)
+    fig, axes = plt.subplots(2, B, figsize=(2.6 * B, 5.6), squeeze=False)
+    for i in range(B):
+        axes[0, i].imshow(raw[i].permute(1, 2, 0).numpy().squeeze())
+        axes[1, i].imshow(rgb[i], interpolation='nearest')
+        for ax in axes[:, i]:
+            ax.axis('off')
+    fig.suptitle(f"ViT patch tokens ({config['name']}): PCs 1-3 as RGB, "
+                 f"{100 * ratio.sum():.0f}% of variance", fontsize=16)
+    return common.save(fig, out_dir, 'pca_patch_tokens')
+
+
+if __name__ == '__main__':
+    args = common.main_args(__doc__)
+    print('\n'.join(main(args.runs, args.out)))

@@ -1,0 +1,57 @@
+"""One command for the whole report: every table and figure over --runs, and report/README.md that
+shows them study by study (only figures that were written are linked).
+
+    python plots/report.py --runs=runs --out=report
+"""
+import argparse
+import os
+
+import ablation
+import attention
+import common
+import curves
+import pca
+import table
+
+
+def main(runs_dir, out_dir, note=''):
+    fig_dir, tab_dir = os.path.join(out_dir, 'figures'), os.path.join(out_dir, 'tables')
+    written = []
+    for name, plot in (('curves', curves.main), ('ablation', ablation.main), ('pca', pca.main), ('attention', attention.main)):
+        try:
+            written += plot(runs_dir, fig_dir)
+        except Exception as e:  # one broken figure must not cost the rest of the report
+            print(f"report: {name} failed: {type(e).__name__}: {e}")
+    tables = table.main(runs_dir, tab_dir)
+    runs = common.load_runs(runs_dir)
+    link = lambda stem: (f"![{stem}](figures/{stem}.png) ([pdf](figures/{stem}.pdf))\n"
+                         if os.path.join(fig_dir, f"{stem}.png") in written and os.path.exists(os.path.join(fig_dir, f"{stem}.png")) else '')
+    lines = [f"# vitlab report\n\n{len(runs)} runs from `{runs_dir}`. {note}\n",
+             'Accuracy: test set, best-validation checkpoint, mean ± std over seeds. Cost: params, forward '
+             'FLOPs per image, median training img/s, training time. Budget, seeds and machine: see each '
+             'run\'s log (`config.epochs`, `config.time_limit`, `env`).\n']
+    for study, md in tables.items():
+        budgets = sorted({(r['config'].get('epochs'), r['config'].get('time_limit'), r['env'].get('device'))
+                          for r in runs if r['study'] == study})
+        budget = '; '.join(f"epochs={e}, time_limit={t} min, device={d}" for e, t, d in budgets)
+        seeds = sorted({len(g) for g in common.by_study([r for r in runs if r['study'] == study])[study].values()})
+        budget += f"; seeds per variant: {'/'.join(map(str, seeds))}"
+        lines += [f"## {study}\n", f"Budget: {budget}. LaTeX: [tables/{study}.tex](tables/{study}.tex)\n", md,
+                  link(f"ablation_{study}"), link(f"curves_{study}")]
+    analysis = [link(s) for s in ('pca_features', 'pca_patch_tokens', 'attention_maps', 'attention_distance')]
+    if any(analysis):
+        lines += ['## Analysis: best ViT vs best ResNet\n'] + analysis
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, 'README.md')
+    with open(path, 'w') as f:
+        f.write('\n'.join(l for l in lines if l))
+    return path
+
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--runs', default='runs')
+    p.add_argument('--out', default='report')
+    p.add_argument('--note', default='', help='a line for the top, e.g. the machine')
+    a = p.parse_args()
+    print(main(a.runs, a.out, a.note))

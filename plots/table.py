@@ -1,0 +1,56 @@
+"""One markdown and one LaTeX table per study: test accuracy mean and std over seeds, runs done,
+params, FLOPs, img/s and train time. Prints the markdown.
+
+    python plots/table.py --runs=runs --out=report/tables
+"""
+import os
+
+import common
+
+COLUMNS = ['variant', 'runs done', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
+
+
+def rows(variants):
+    out = []
+    for v, group in variants.items():
+        s = common.summary(group)
+        acc = f"{100 * s['acc']:.2f} ± {100 * s['std']:.2f}" if s['done'] > 1 else f"{100 * s['acc']:.2f}" if s['done'] else '-'
+        done = f"{s['done']}/{s['n']}" + (f" ({s['diverged']} diverged)" if s['diverged'] else '')
+        out.append([v, done, acc, f"{s['params'] / 1e6:.2f}", f"{s['flops'] / 1e6:.1f}", f"{s['img_s']:.0f}",
+                    f"{s['time_s'] / 60:.1f}" if s['done'] else '-'])
+    return out
+
+
+def markdown(study, variants):
+    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows(variants)]) + '\n'
+
+
+def latex(study, variants):
+    esc = lambda s: s.replace('_', r'\_').replace('%', r'\%').replace('±', r'$\pm$')
+    body = [' & '.join(esc(c) for c in r) + r' \\' for r in rows(variants)]
+    return '\n'.join([r'\begin{tabular}{l' + 'r' * (len(COLUMNS) - 1) + '}', r'\toprule',
+                      ' & '.join(esc(c) for c in COLUMNS) + r' \\', r'\midrule'] + body +
+                     [r'\bottomrule', r'\end{tabular}', f"% study: {esc(study)}"]) + '\n'
+
+
+def main(runs_dir, out_dir):
+    """Writes out_dir/<study>.md and .tex; returns {study: markdown}."""
+    os.makedirs(out_dir, exist_ok=True)
+    tables = {}
+    for study, variants in common.by_study(common.load_runs(runs_dir)).items():
+        tables[study] = markdown(study, variants)
+        for ext, text in (('md', tables[study]), ('tex', latex(study, variants))):
+            with open(os.path.join(out_dir, f"{study}.{ext}"), 'w') as f:
+                f.write(text)
+    return tables
+
+
+if __name__ == '__main__':
+    import argparse
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--runs', default='runs')
+    p.add_argument('--out', default='report/tables')
+    args = p.parse_args()
+    for study, md in main(args.runs, args.out).items():
+        print(f"## {study}\n\n{md}")
