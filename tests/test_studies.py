@@ -1,0 +1,220 @@
+"""Studies (exps/) and figures (plots/).
+
+Trained for real in smoke mode (synthetic data, tiny model, 2 steps): exps/baseline.py with 2 seeds and
+exps/distill.py (a ResNet-18 teacher, then a plain, a soft and a hard student): they give ViT and ResNet
+checkpoints for the analysis plots. Every other study is checked through --list: each listed run's flags
+must be train.py flags, the ViT ones must build a valid ViTConfig, and the swept values must be there.
+The runner's skip / resume / continue-after-failure logic is tested against a fake train.py.
+"""
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+import configurator
+import vit
+
+EXPS, PLOTS = os.path.join(ROOT, 'exps'), os.path.join(ROOT, 'plots')
+sys.path.insert(0, PLOTS)  # the plot scripts import their own `common`
+import ablation  # noqa: E402
+import attention  # noqa: E402
+import common as plot_common  # noqa: E402
+import curves  # noqa: E402
+import pca  # noqa: E402
+import report  # noqa: E402
+import table  # noqa: E402
+
+STUDIES = sorted(f[:-3] for f in os.listdir(EXPS) if f.endswith('.py') and f != 'common.py')
+N_RUNS = dict(baseline=1, patch_size=3, model_size=9, heads=4, patch_embed=3, norm=8, ffn=2, pos_emb=11,
+              registers=4, multi_cls=3, mla=6, layerscale=4, augment=13, optimizer=3, distill=4, resnet=4,
+              data_scaling=8, best=2)
+SWEPT = dict(patch_size=('patch_size', {'2', '4', '8'}), heads=('heads', {'1', '3', '8', '96'}),
+             model_size=('dim', {'96', '192', '256'}), patch_embed=('patch_embed', {'linear', 'overlap', 'conv'}),
+             norm=('norm', {'layernorm', 'rmsnorm'}), ffn=('ffn', {'gelu', 'swiglu'}),
+             pos_emb=('pos_emb', {'none', 'learned', 'sincos1d', 'sincos2d', 'rope1d', 'rope2d'}),
+             registers=('n_reg', {'0', '1', '4', '8'}), multi_cls=('n_cls', {'1', '2', '4'}),
+             optimizer=('optimizer', {'adamw', 'lion', 'sgd'}), resnet=('model', {'resnet18', 'resnet34', 'resnet50'}),
+             distill=('distill', {'soft', 'hard'}), mla=('attn', {'mla'}), augment=('mixup', {'0.8', '0.0'}))
+SCHEMA = {'name', 'status', 'config', 'model', 'env', 'history', 'final'}
+HISTORY_KEYS = {'epoch', 'step', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'epoch_time_s', 'img_per_s'}
+
+
+def study(name, *args):
+    return subprocess.run([sys.executable, os.path.join(EXPS, f"{name}.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp('runs')
+    for name, extra in (('baseline', ['--seeds=2']), ('distill', [])):
+        r = study(name, '--smoke', f"--out_dir={out}", *extra)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return str(out)
+
+
+def test_smoke_studies_write_valid_logs(runs):
+    logs = {os.path.relpath(os.path.dirname(p), runs): json.load(open(p)) for p in
+            (os.path.join(d, 'log.json') for d, _, files in os.walk(runs) if 'log.json' in files)}
+    assert set(logs) == {'baseline/vit_s0', 'baseline/vit_s1', 'distill/teacher_resnet18_s0', 'distill/vit_s0',
+                         'distill/soft_s0', 'distill/hard_s0'}
+    for rel, log in logs.items():
+        assert SCHEMA <= set(log) and log['status'] == 'done', rel
+        assert log['history'] and HISTORY_KEYS <= set(log['history'][-1]), rel
+        assert log['config']['dataset'] == 'synthetic' and log['config']['max_steps'] == 2
+        assert log['config']['seed'] == int(rel[-1]) and 0 <= log['final']['test_acc'] <= 1
+        assert os.path.exists(os.path.join(runs, rel, 'ckpt_best.pt'))
+    assert logs['distill/teacher_resnet18_s0']['config']['model'] == 'resnet18'
+    soft, hard = logs['distill/soft_s0']['config'], logs['distill/hard_s0']['config']
+    assert soft['distill'] == 'soft' and soft['teacher'] == os.path.join(runs, 'distill', 'teacher_resnet18_s0', 'ckpt_best.pt')
+    assert hard['distill'] == 'hard' and hard['dist_token'] is True
+
+
+def test_rerun_skips_finished_runs(runs):
+    before = os.path.getmtime(os.path.join(runs, 'baseline', 'vit_s1', 'log.json'))
+    r = study('baseline', '--smoke', '--seeds=2', f"--out_dir={runs}")
+    assert r.returncode == 0 and r.stdout.count('skip ') == 2, r.stdout
+    assert os.path.getmtime(os.path.join(runs, 'baseline', 'vit_s1', 'log.json')) == before
+
+
+def train_flags():
+    text = subprocess.run([sys.executable, os.path.join(ROOT, 'train.py'), '--help'], capture_output=True, text=True).stdout
+    return set(re.findall(r'--(\w+)=', text))
+
+
+def test_every_study_lists_a_valid_grid():
+    known, fields = train_flags(), vit.config_fields()
+    assert 'teacher' in known and 'mixup' in known  # the technique flags have landed
+    for name in STUDIES:
+        for mode in (['--smoke'], ['--dataset=synthetic', '--val_size=100']):  # the tiny grid and the real one
+            r = study(name, '--list', '--out_dir=/nonexistent', *mode)
+            assert r.returncode == 0, (name, r.stderr)
+            lines = [l.split() for l in r.stdout.splitlines() if l.strip()]
+            assert len(lines) == N_RUNS[name] and len({l[0] for l in lines}) == len(lines), (name, r.stdout)
+            swept = set()
+            for line in lines:
+                flags = dict(a[2:].split('=', 1) for a in line[1:])
+                assert set(flags) <= known, (name, set(flags) - known)
+                assert flags['name'] == line[0] and flags['out_dir'] == f"/nonexistent/{name}"
+                if flags.get('model', 'vit') == 'vit':  # would train.py build this ViT?
+                    cfg = {k: configurator.parse_value(k, v, fields[k]) for k, v in flags.items() if k in fields}
+                    vit.ViTConfig(**cfg)
+                if name in SWEPT:
+                    swept.add(flags.get(SWEPT[name][0], str(fields.get(SWEPT[name][0], 'vit'))))
+            if name in SWEPT:
+                assert SWEPT[name][1] <= swept, (name, swept)
+    assert not os.path.exists('/nonexistent')
+
+
+FAKE_TRAIN = """
+import json, os, sys
+a = dict(x[2:].split('=', 1) for x in sys.argv[1:])
+d = os.path.join(a['out_dir'], a['name']); os.makedirs(d, exist_ok=True)
+open(os.path.join(d, 'calls.txt'), 'a').write(' '.join(sys.argv[1:]) + '\\n')
+if a['name'].startswith('bad'): sys.exit(2)
+status = 'diverged' if a['name'].startswith('div') else 'done'
+json.dump({'name': a['name'], 'status': status, 'final': {}}, open(os.path.join(d, 'log.json'), 'w'))
+sys.exit(3 if status == 'diverged' else 0)
+"""
+
+
+def test_runner_skips_resumes_and_continues_after_failure(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location('exps_common', os.path.join(EXPS, 'common.py'))
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    (tmp_path / 'train.py').write_text(FAKE_TRAIN)
+    monkeypatch.setattr(common, 'TRAIN', str(tmp_path / 'train.py'))
+    monkeypatch.setattr(sys, 'argv', ['fake.py', f"--out_dir={tmp_path}", '--seeds=2', '--time_limit=5', '--lr=0.1'])
+    args = common.parse('fake')
+    out = tmp_path / 'fake'
+    (out / 'int_s0').mkdir(parents=True)  # an interrupted run with a checkpoint: resumed, not restarted
+    (out / 'int_s0' / 'log.json').write_text(json.dumps({'name': 'int_s0', 'status': 'interrupted'}))
+    (out / 'int_s0' / 'ckpt_last.pt').write_text('')
+    grid = [('bad', {}), ('ok', dict(dim=8, lr=0.5)), ('div', {}), ('int', {})]
+    results = common.run(args, grid)
+    assert results == {'bad_s0': 'failed (exit 2)', 'ok_s0': 'done', 'div_s0': 'diverged', 'int_s0': 'done',
+                       'bad_s1': 'failed (exit 2)', 'ok_s1': 'done', 'div_s1': 'diverged', 'int_s1': 'done'}
+    call = (out / 'ok_s1' / 'calls.txt').read_text().split()
+    assert {'--dim=8', '--lr=0.1', '--seed=1', '--time_limit=5.0', f"--out_dir={out}", '--name=ok_s1'} <= set(call)
+    assert sum(a.startswith('--lr=') for a in call) == 1  # the command line beats the grid
+    assert (out / 'int_s0' / 'calls.txt').read_text().split()[-1] == '--resume=True'
+    assert common.run(args, grid) == results  # second pass: done and diverged are skipped, failures retried
+    assert len((out / 'ok_s0' / 'calls.txt').read_text().splitlines()) == 1
+    assert len((out / 'div_s1' / 'calls.txt').read_text().splitlines()) == 1
+    assert len((out / 'bad_s0' / 'calls.txt').read_text().splitlines()) == 2
+    with pytest.raises(SystemExit) as e:
+        common.summarise(args, results)
+    assert e.value.code == 1 and '2 failed (exit 2)' in capsys.readouterr().out
+
+
+def check_figures(paths):
+    stems = {os.path.splitext(p)[0] for p in paths}
+    assert paths and len(paths) == 2 * len(stems)
+    for stem in stems:
+        assert open(stem + '.png', 'rb').read(8) == b'\x89PNG\r\n\x1a\n' and os.path.getsize(stem + '.png') > 5000
+        assert open(stem + '.pdf', 'rb').read(5) == b'%PDF-' and os.path.getsize(stem + '.pdf') > 1000
+    return {os.path.basename(s) for s in stems}
+
+
+def test_report_runs_every_plot_and_links_only_existing_figures(runs, tmp_path):
+    path = report.main(runs, str(tmp_path / 'report'))
+    fig_dir = tmp_path / 'report' / 'figures'
+    stems = check_figures([str(p) for p in fig_dir.iterdir()])
+    assert stems == {'curves_baseline', 'curves_distill', 'ablation_baseline', 'ablation_distill', 'pca_features',
+                     'pca_patch_tokens', 'attention_maps', 'attention_distance'}
+    text = open(path).read()
+    links = re.findall(r'\]\((figures/[^)]+)\)', text)
+    assert len(links) == 2 * len(stems) and all(os.path.exists(tmp_path / 'report' / l) for l in links)
+    for s in ('baseline', 'distill'):
+        assert os.path.getsize(tmp_path / 'report' / 'tables' / f"{s}.tex") > 0 and f"## {s}" in text
+    # only logs, no checkpoints: no analysis figures, and none linked (a stale file on disk stays unlinked)
+    logs_only = tmp_path / 'logs_only'
+    shutil.copytree(os.path.join(runs, 'baseline'), logs_only / 'baseline', ignore=shutil.ignore_patterns('*.pt'))
+    text = open(report.main(str(logs_only), str(tmp_path / 'report'))).read()
+    links = re.findall(r'\]\((figures/[^)]+)\)', text)
+    assert links and not any('pca' in l or 'attention' in l or 'distill' in l for l in links)
+
+
+def test_table_mean_and_std_over_seeds(runs, tmp_path):
+    md = table.main(runs, str(tmp_path))['baseline']
+    accs = [json.load(open(os.path.join(runs, 'baseline', f"vit_s{s}", 'log.json')))['final']['test_acc'] for s in (0, 1)]
+    row = next(l for l in md.splitlines() if l.startswith('| vit '))
+    assert f"{100 * np.mean(accs):.2f} ± {100 * np.std(accs, ddof=1):.2f}" in row and '| 2/2 |' in row
+
+
+def test_colours_one_per_variant_across_studies(runs):
+    runs_ = plot_common.load_runs(runs)
+    colour = plot_common.colours(runs_)
+    assert len(set(colour.values())) == len(colour) == len({r['variant'] for r in runs_})  # 'vit' in both studies: one colour
+
+
+def test_pca_sorted_by_explained_variance():
+    g = np.random.default_rng(0)
+    X = g.normal(size=(500, 6)) * np.array([5, 0.5, 3, 1, 0.1, 2])  # variances 25, 9, 4, 1, .25, .01
+    proj, ratio = pca.pca(X, 3)
+    assert np.all(np.diff(ratio) <= 0) and ratio.sum() <= 1 + 1e-9
+    assert np.allclose(ratio, np.array([25, 9, 4]) / 39.26, atol=0.03)
+    assert np.all(np.diff(proj.var(0)) <= 0)
+    assert pca.pca(X, 6)[1].sum() == pytest.approx(1.0)
+
+
+def test_attention_distance_and_maps():
+    cfg = vit.ViTConfig(img_size=16, patch_size=4, dim=32, depth=2, heads=2)
+    T, n = cfg.n_prefix + cfg.grid ** 2, cfg.grid ** 2
+    self_only = torch.eye(T).expand(1, 2, T, T)
+    assert torch.allclose(attention.mean_distance(self_only, cfg), torch.zeros(2))
+    uniform = torch.full((1, 2, T, T), 1.0 / T)
+    rc = torch.tensor([(i // 4, i % 4) for i in range(n)], dtype=torch.float)
+    expected = (torch.cdist(rc, rc) * 4).mean()
+    assert torch.allclose(attention.mean_distance(uniform, cfg), expected.expand(2), atol=1e-5)
+    maps = attention.attention_maps(vit.ViT(cfg), torch.randn(3, 3, 16, 16))
+    assert len(maps) == 2 and maps[0].shape == (3, 2, T, T)
+    assert torch.allclose(maps[1].sum(-1), torch.ones(3, 2, T), atol=1e-5)
