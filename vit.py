@@ -297,7 +297,7 @@ class ViT(nn.Module):
         elif cfg.pos_emb.startswith('sincos'):  # fixed: a buffer, not a parameter
             self.register_buffer('pos_embed', sincos_table(cfg), persistent=False)
         if cfg.pos_emb.startswith('rope'):
-            angles = rope_angles(cfg).repeat(1, 2)
+            angles = rope_angles(cfg)  # (tokens, hd/2): apply_rope rotates channel pairs (i, i + hd/2)
             self.register_buffer('rope_cos', angles.cos(), persistent=False)
             self.register_buffer('rope_sin', angles.sin(), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
