@@ -105,8 +105,11 @@ def test_every_study_lists_a_valid_grid():
                 assert set(flags) <= known, (name, set(flags) - known)
                 assert flags['name'] == line[0] and flags['out_dir'] == f"/nonexistent/{name}"
                 if flags.get('model', 'vit') == 'vit':  # would train.py build this ViT?
-                    cfg = {k: configurator.parse_value(k, v, fields[k]) for k, v in flags.items() if k in fields}
-                    vit.ViTConfig(**cfg)
+                    cfg = vit.ViTConfig(**{k: configurator.parse_value(k, v, fields[k]) for k, v in flags.items() if k in fields})
+                    if mode == ['--smoke']:  # tiny: also run it forward (a broken variant fails here, not in a study)
+                        with torch.no_grad():
+                            out = vit.ViT(cfg).eval()(torch.randn(1, 3, 32, 32))
+                        assert out.shape == (1, 10) and torch.isfinite(out).all(), (name, line[0])
                 if name in SWEPT:
                     swept.add(flags.get(SWEPT[name][0], str(fields.get(SWEPT[name][0], 'vit'))))
             if name in SWEPT:
