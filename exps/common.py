@@ -75,6 +75,12 @@ def run(args, grid, seeds=None, study=None):
     study = study or args.study
     out_dir = os.path.join(args.out_dir, study)
     results = {}
+    if not args.list:  # the grid's order, for the plots (augment's none -> full reads left to right)
+        os.makedirs(out_dir, exist_ok=True)
+        order_path = os.path.join(out_dir, 'order.json')
+        order = json.load(open(order_path)) if os.path.exists(order_path) else []
+        with open(order_path, 'w') as f:
+            json.dump(order + [v for v, _ in grid if v not in order], f)
     for seed in range(seeds or args.seeds):  # seed-major: one full pass over the grid comes first
         for variant, overrides in grid:
             name = f"{variant}_s{seed}"

@@ -45,12 +45,23 @@ def load_runs(runs_dir):
     return runs
 
 
+def grid_order(study_dir):
+    """Variant names in the order the study script listed them (exps/common.py writes order.json)."""
+    try:
+        with open(os.path.join(study_dir, 'order.json')) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return []
+
+
 def by_study(runs):
-    """{study: {variant: [runs]}}, variants in natural order."""
-    out = {}
+    """{study: {variant: [runs]}}, variants in the study's grid order, else in natural order."""
+    out, orders = {}, {}
     for r in runs:
         out.setdefault(r['study'], {}).setdefault(r['variant'], []).append(r)
-    return {s: dict(sorted(v.items(), key=lambda kv: natural_key(kv[0]))) for s, v in sorted(out.items())}
+        orders.setdefault(r['study'], grid_order(os.path.dirname(r['dir'])))
+    key = lambda order: lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), natural_key(kv[0]))
+    return {s: dict(sorted(v.items(), key=key(orders[s]))) for s, v in sorted(out.items())}
 
 
 def colours(runs):

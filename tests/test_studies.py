@@ -76,6 +76,8 @@ def test_smoke_studies_write_valid_logs(runs):
     soft, hard = logs['distill/soft_s0']['config'], logs['distill/hard_s0']['config']
     assert soft['distill'] == 'soft' and soft['teacher'] == os.path.join(runs, 'distill', 'teacher_resnet18_s0', 'ckpt_best.pt')
     assert hard['distill'] == 'hard' and hard['dist_token'] is True
+    assert json.load(open(os.path.join(runs, 'distill', 'order.json'))) == ['teacher_resnet18', 'vit', 'soft', 'hard']
+    assert list(plot_common.by_study(plot_common.load_runs(runs))['distill']) == ['teacher_resnet18', 'vit', 'soft', 'hard']
 
 
 def test_rerun_skips_finished_runs(runs):
