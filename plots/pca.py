@@ -25,8 +25,9 @@ def pca(X, k):
 @torch.no_grad()
 def pooled_features(model, x):
     model.eval()
-    f = model.pool(model.features(x)) if hasattr(model, 'pool') else model.features(x)
-    return f.float().numpy()
+    feats = [model.pool(model.features(c)) if hasattr(model, 'pool') else model.features(c)
+             for c in x.split(200)]  # in chunks: ResNet-50 activations of 1000 images would need GBs
+    return torch.cat(feats).float().numpy()
 
 
 def main(runs_dir, out_dir, n=1000, n_show=6):
