@@ -102,14 +102,16 @@ def best_checkpoint(runs, vit):
 
 
 def test_images(config, n):
-    """The first n test images of the checkpoint's dataset, normalised as in training (train-split stats)."""
+    """n test images of the checkpoint's dataset, a fixed random sample (ImageFolder test sets are sorted
+    by class), normalised as in training (train-split stats). Returns x, labels, raw uint8, class names."""
+    import torch
     import data
     ds = data.load_dataset(config['dataset'], config['data_dir'])
     (train_x, _), _ = data.split_train_val(ds['train_x'], ds['train_y'], config['val_size'], config['subset'])
     mean, std = data.channel_stats(train_x)
-    loader = data.Loader(ds['test_x'][:n], ds['test_y'][:n], n, 'cpu', mean, std)
-    x, y = next(iter(loader))
-    return x, y, ds['test_x'][:n], ds['classes']
+    idx = torch.randperm(len(ds['test_x']), generator=torch.Generator().manual_seed(0))[:n]
+    x, y = next(iter(data.Loader(ds['test_x'][idx], ds['test_y'][idx], n, 'cpu', mean, std)))
+    return x, y, ds['test_x'][idx], ds['classes']
 
 
 def main_args(description):

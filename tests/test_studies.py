@@ -201,6 +201,13 @@ def test_colours_one_per_variant_across_studies(runs):
     assert len(set(colour.values())) == len(colour) == len({r['variant'] for r in runs_})  # 'vit' in both studies: one colour
 
 
+def test_analysis_images_are_a_mix_of_classes(runs):
+    config = json.load(open(os.path.join(runs, 'baseline', 'vit_s0', 'log.json')))['config']
+    x, y, raw, classes = plot_common.test_images(config, 50)
+    assert x.shape == (50, 3, 32, 32) and x.dtype == torch.float32 and raw.dtype == torch.uint8
+    assert len(set(y.tolist())) >= 5 and len(classes) == 10  # not the first class only (sorted test sets)
+
+
 def test_pca_sorted_by_explained_variance():
     g = np.random.default_rng(0)
     X = g.normal(size=(500, 6)) * np.array([5, 0.5, 3, 1, 0.1, 2])  # variances 25, 9, 4, 1, .25, .01
