@@ -78,7 +78,8 @@ def imagefolder(data_dir):
                 try:
                     with Image.open(path) as im:  # PIL: torchvision.io's decoders are deprecated
                         images.append(pil_to_tensor(im))
-                except Exception as e:
+                except Exception as e:  # fail, not skip: a skipped file would silently change the dataset (and the
+                    # cache built from it) between machines; one bad file is better fixed or deleted by hand
                     raise DataError(f"cannot decode image {path}: {e}") from None
                 labels.append(label)
         if not images:

@@ -145,9 +145,17 @@ def write_log():
 
 
 previous = None
+if resume and overwrite:
+    fail("--resume=True continues the run in out_dir/name, --overwrite=True replaces it; choose one")
 if os.path.exists(log_path):
-    with open(log_path) as f:
-        previous = json.load(f)
+    try:
+        with open(log_path) as f:
+            previous = json.load(f)
+        previous['status'], previous['history']
+    except (ValueError, KeyError, TypeError) as e:
+        if not overwrite:
+            fail(f"{log_path} is not a readable train.py log ({type(e).__name__}: {e}); pass --overwrite=True to replace the run")
+        previous = {'status': 'unreadable', 'history': []}
     if previous['status'] == 'done' and resume:
         print(f"{run_dir} already finished (status done); nothing to resume")
         sys.exit(0)
@@ -159,9 +167,9 @@ if resume and not os.path.exists(last_path):
 
 try:
     ds = data.load_dataset(dataset, data_dir)
+    (train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
 except data.DataError as e:
     fail(e)
-(train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
 in_chans, img_size = train_x.shape[1], train_x.shape[2]
 num_classes = len(ds['classes'])
 config.update(num_classes=num_classes, in_chans=in_chans, img_size=img_size, device=device, dtype=dtype)
@@ -254,18 +262,36 @@ if resume:
         opt.load_state_dict(ckpt['optimizer'])
         if ema_net is not None:  # a run that had no EMA yet starts it from the current weights
             ema_net.load_state_dict(ckpt.get('ema') or ckpt['model'])
-    except (RuntimeError, KeyError, EOFError, OSError, ValueError) as e:
-        fail(f"cannot resume from {last_path}: {type(e).__name__}: {str(e).splitlines()[0]}")
-    step, elapsed, start_epoch = ckpt['step'], ckpt['elapsed'], ckpt['epoch'] + 1
-    best_val_acc, best_epoch = ckpt['best_val_acc'], ckpt['best_epoch']
-    torch.set_rng_state(ckpt['rng']['torch'])
-    train_loader.generator.set_state(ckpt['rng']['loader'])
-    if ckpt['rng']['cuda'] is not None:
-        torch.cuda.set_rng_state_all(ckpt['rng']['cuda'])
+        step, elapsed, start_epoch = ckpt['step'], ckpt['elapsed'], ckpt['epoch'] + 1
+        best_val_acc, best_epoch = ckpt['best_val_acc'], ckpt['best_epoch']
+        torch.set_rng_state(ckpt['rng']['torch'])
+        train_loader.generator.set_state(ckpt['rng']['loader'])
+        if ckpt['rng']['cuda'] is not None:
+            torch.cuda.set_rng_state_all(ckpt['rng']['cuda'])
+    except Exception as e:  # truncated/garbage file (UnpicklingError, zip RuntimeError), missing keys, shape mismatch
+        why = ' '.join(str(e).split())  # load_state_dict lists every mismatch over many lines: keep them, on one
+        fail(f"cannot resume from {last_path}: {type(e).__name__}: {why[:400]}")
     log['history'] = [h for h in previous['history'] if h['epoch'] <= ckpt['epoch']] if previous else []
     print(f"resuming {run_dir} at epoch {start_epoch}, step {step}")
+if overwrite:  # only now that the new run is set up: stale checkpoints must never be resumed or tested
+    for _p in (log_path, last_path, best_path):
+        for _p in (_p, _p + '.tmp'):
+            if os.path.exists(_p):
+                os.remove(_p)
 os.makedirs(run_dir, exist_ok=True)
 write_log()
+
+
+def log_crash(exc_type, exc, tb):
+    """Any uncaught exception from here on (loop, test, ...) leaves the log with status failed (interrupted
+    on a second Ctrl-C) and the error, before Python prints the traceback."""
+    log['status'] = 'interrupted' if issubclass(exc_type, KeyboardInterrupt) else 'failed'
+    log['error'] = f"{exc_type.__name__}: {exc}"
+    write_log()
+    sys.__excepthook__(exc_type, exc, tb)
+
+
+sys.excepthook = log_crash
 print(f"{model}: {n_params:,} params, {flops / 1e6:.1f} MFLOPs/image | {len(train_x)} train, {len(val_x)} val, "
       f"{len(ds['test_x'])} test | {device}, {dtype}, compile={use_compile} | {run_dir}")
 
@@ -349,8 +375,8 @@ try:
         if len(val_x) == 0 or score > best_val_acc:  # no val split: the last epoch is the one we keep
             best_val_acc, best_epoch = score, epoch
             save_checkpoint(best_path, epoch, use_ema)
+        write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
         save_checkpoint(last_path, epoch)
-        write_log()
         epoch += 1
 except BaseException as e:  # a crash keeps its log: status failed (or interrupted on a second Ctrl-C)
     log['status'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'

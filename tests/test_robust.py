@@ -1,0 +1,238 @@
+"""Never lose a run (issue 7): bad input, signals, kill -9, resume, divergence. train.py runs in subprocesses
+on synthetic data with a tiny ViT; the slow part is importing torch, so independent runs go in parallel."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+PY = sys.executable
+TINY = ['--dataset=synthetic', '--val_size=100', '--dim=32', '--depth=1', '--heads=2', '--batch_size=50']
+
+
+def start(args, out_dir):
+    return subprocess.Popen([PY, 'train.py', *TINY, f'--out_dir={out_dir}', *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run(args, out_dir, timeout=120):
+    p = start(args, out_dir)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
+
+
+def read_log(run_dir):
+    with open(os.path.join(run_dir, 'log.json')) as f:
+        return json.load(f)
+
+
+def wait_for_epochs(run_dir, n, proc, timeout=60):
+    """Poll the (atomically written) log until n epochs are in its history."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        assert proc.poll() is None, f"train.py ended early: {proc.communicate()}"
+        try:
+            if len(read_log(run_dir)['history']) >= n:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(run_dir)
+
+
+def image_folder(root, classes_train=('a', 'b'), classes_test=('a', 'b'), n=2, bad=None):
+    from PIL import Image
+    for split, classes in (('train', classes_train), ('test', classes_test)):
+        for c in classes:
+            os.makedirs(root / split / c)
+            for i in range(n):
+                Image.new('RGB', (8, 8), (i * 40, 0, 0)).save(root / split / c / f'{i}.png')
+    if bad:
+        (root / 'train' / classes_train[0] / bad).write_bytes(b'not a png at all')
+    return str(root)
+
+
+def test_bad_input_one_line_no_traceback(tmp_path):
+    """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback."""
+    done = tmp_path / 'done'
+    assert run(['--epochs=1', '--name=r'], done)[0] == 0
+    ckpt = torch.load(done / 'r' / 'ckpt_last.pt', weights_only=False)
+    (tmp_path / 'garbage').mkdir()
+    (tmp_path / 'garbage' / 'r').mkdir()
+    (tmp_path / 'garbage' / 'r' / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
+    (tmp_path / 'garbage' / 'r' / 'ckpt_last.pt').write_bytes(b'\x00garbage' * 100)
+    trunc = tmp_path / 'trunc' / 'r'
+    trunc.mkdir(parents=True)
+    (trunc / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
+    (trunc / 'ckpt_last.pt').write_bytes((done / 'r' / 'ckpt_last.pt').read_bytes()[:5000])  # a torn write
+    shape = tmp_path / 'shape' / 'r'
+    shape.mkdir(parents=True)
+    (shape / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
+    ckpt['model']['head.weight'] = torch.zeros(3, 3)  # same config, weights that do not fit it
+    torch.save(ckpt, shape / 'ckpt_last.pt')
+    noepoch = tmp_path / 'noepoch' / 'r'
+    noepoch.mkdir(parents=True)
+    (noepoch / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
+    (tmp_path / 'badlog' / 'r').mkdir(parents=True)
+    (tmp_path / 'badlog' / 'r' / 'log.json').write_text('{"status": "runn')
+    folder = ['--dataset=imagefolder', '--img_size=8', '--patch_size=4']
+    cases = [  # (args, out_dir, what the one line must contain)
+        (['--lrr=0.1'], tmp_path, 'unknown flag --lrr; did you mean --lr?'),
+        (['--lr=fast'], tmp_path, "--lr='fast': expected float"),
+        (['--epochs=2.5'], tmp_path, '--epochs=2.5: expected int'),
+        (['--qk_norm=maybe'], tmp_path, '--qk_norm=maybe: expected a bool'),
+        (['--model=vgg'], tmp_path, "--model='vgg' is not one of vit, resnet18"),
+        (['--pos_emb=sinus'], tmp_path, "--pos_emb='sinus' is not one of"),
+        (['--lr'], tmp_path, '--lr: write flags as --name=value'),
+        (['nofile.py'], tmp_path, "config file 'nofile.py' cannot be read"),
+        (['--patch_size=5'], tmp_path, 'patch_size=5 must divide img_size=32'),
+        (['--heads=0'], tmp_path, 'heads=0 must be a positive integer'),
+        (['--depth=0'], tmp_path, 'depth=0 must be a positive integer'),
+        (['--heads=3'], tmp_path, 'heads=3 does not divide dim=32'),
+        (['--pos_emb=rope1d', '--dim=30'], tmp_path, 'head width 15'),
+        (['--pos_emb=rope2d', '--dim=36', '--heads=2'], tmp_path, 'head width 18 must be a multiple of 4'),
+        (['--erasing=2.0'], tmp_path, '--erasing=2.0 must be a probability'),
+        (['--val_size=600'], tmp_path, 'val_size=600 must be in [0, 600)'),
+        (['--subset=10000'], tmp_path, 'subset=10000 must be in [1, 500]'),
+        (['--distill=soft'], tmp_path, '--distill=soft needs --teacher'),
+        (['--distill=soft', '--teacher=/nonexistent/ckpt.pt'], tmp_path, "checkpoint '/nonexistent/ckpt.pt' does not exist"),
+        (['--distill=soft', f'--teacher={tmp_path}/garbage/r/ckpt_last.pt'], tmp_path,
+         f"checkpoint '{tmp_path}/garbage/r/ckpt_last.pt' is not a readable train.py checkpoint"),
+        (folder + ['--data_dir=/nonexistent'], tmp_path, "data_dir='/nonexistent' has no train/ folder"),
+        (folder + [f'--data_dir={image_folder(tmp_path / "empty", n=0)}'], tmp_path, 'no images found under'),
+        (folder + [f'--data_dir={image_folder(tmp_path / "mismatch", classes_test=("a", "c"))}'], tmp_path,
+         "different class folders: ['b', 'c']"),
+        (folder + [f'--data_dir={image_folder(tmp_path / "broken", bad="x.png")}'], tmp_path,
+         f'cannot decode image {tmp_path}/broken/train/a/x.png'),
+        (['--name=r'], done, f'{done}/r already holds a run (status done); pass --resume=True'),
+        (['--name=r', '--resume=True', '--overwrite=True'], done, 'choose one'),
+        (['--name=r', '--resume=True'], tmp_path / 'noepoch', 'ckpt_last.pt does not exist'),
+        (['--name=r', '--resume=True'], tmp_path / 'garbage', f'cannot resume from {tmp_path}/garbage/r/ckpt_last.pt: UnpicklingError'),
+        (['--name=r', '--resume=True'], tmp_path / 'trunc', f'cannot resume from {trunc}/ckpt_last.pt: '),
+        (['--name=r', '--resume=True'], tmp_path / 'shape', 'size mismatch for head.weight'),
+        (['--name=r', '--resume=True', '--dim=64'], done, 'was trained with dim=32 but this run asks for dim=64'),
+        (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
+    ]
+    procs = []
+    for i in range(0, len(cases), 8):  # 8 at a time: each is mostly `import torch`
+        batch = [start(args, out) for args, out, _ in cases[i:i + 8]]
+        procs += [p.communicate(timeout=120) + (p.returncode,) for p in batch]
+    for (args, _, want), (out, err, code) in zip(cases, procs):
+        lines = err.strip().splitlines()
+        assert code == 2, (args, code, err)
+        assert len(lines) == 1 and lines[0].startswith('error: '), (args, err)
+        assert want in lines[0], (args, want, lines[0])
+        assert 'Traceback' not in err + out
+
+
+def test_debug_flag_shows_traceback(tmp_path):
+    code, _, err = run(['--heads=0', '--debug=True'], tmp_path)
+    assert code != 0 and 'Traceback' in err and 'heads=0 must be a positive integer' in err
+
+
+def test_overwrite_clears_old_run(tmp_path):
+    assert run(['--epochs=2', '--name=r'], tmp_path)[0] == 0
+    # the new run diverges before its first epoch ends: nothing of the old run may be left to resume or test
+    code, _, err = run(['--epochs=2', '--name=r', '--overwrite=True', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    assert code == 3, err
+    assert sorted(os.listdir(tmp_path / 'r')) == ['log.json']
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'diverged' and log['history'] == [] and log['config']['lr'] == 1e6
+
+
+def test_divergence_stops_with_step(tmp_path):
+    """A real divergence (huge lr), not a hook: status diverged, the step recorded, exit 3, no checkpoint."""
+    code, _, err = run(['--epochs=5', '--name=r', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    assert code == 3 and 'diverged: non-finite loss at step' in err and 'Traceback' not in err
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'diverged' and 1 <= log['diverged_step'] <= 10 and log['history'] == []
+    assert 'test_acc' not in log['final']
+
+
+SLOW = ['--epochs=6', '--batch_size=10', '--name=r']  # 50 steps an epoch: time to signal between epochs
+
+
+def history(log):
+    return [(h['epoch'], h['step'], round(h['train_loss'], 5), h['val_acc']) for h in log['history']]
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
+def test_signal_interrupts_then_resume_matches_uninterrupted(tmp_path, sig):
+    ref = start(SLOW, tmp_path / 'ref')
+    p = start(SLOW, tmp_path)
+    wait_for_epochs(tmp_path / 'r', 2, p)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + sig, err
+    assert 'Traceback' not in err and 'resume with --name=r --resume=True' in err
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'interrupted' and 'error' not in log
+    ckpt = torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)
+    done = [h['epoch'] for h in log['history']]
+    assert 2 <= len(done) < 6 and done == list(range(len(done)))
+    assert ckpt['epoch'] == done[-1] and ckpt['step'] == log['history'][-1]['step'] == 50 * len(done)  # no partial epoch
+    code, out, err = run(SLOW + ['--resume=True'], tmp_path)
+    assert code == 0, err
+    assert f'resuming {tmp_path}/r at epoch {len(done)}' in out
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'done' and [h['epoch'] for h in log['history']] == list(range(6))
+    ref.communicate(timeout=120)
+    ref_log = read_log(tmp_path / 'ref' / 'r')
+    # same seed, model, optimizer, schedule and RNG state: the resumed run retraces the uninterrupted one
+    assert history(log) == history(ref_log)
+    assert log['final']['test_acc'] == ref_log['final']['test_acc']
+    # resuming a finished run is a no-op, not an error
+    code, out, _ = run(SLOW + ['--resume=True'], tmp_path)
+    assert code == 0 and 'already finished' in out
+
+
+def test_second_ctrl_c_aborts_at_once_and_keeps_log(tmp_path):
+    p = start(SLOW, tmp_path)
+    wait_for_epochs(tmp_path / 'r', 1, p)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.002)
+    p.send_signal(signal.SIGINT)  # if the first is not handled yet, a KeyboardInterrupt wherever the code is
+    _, err = p.communicate(timeout=60)
+    assert p.returncode in (130, -signal.SIGINT), err  # clean stop, or Python's own exit for KeyboardInterrupt
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'interrupted'
+    last = log['history'][-1]['epoch']  # even mid-write: the log is at most one epoch ahead of the checkpoint
+    assert last - 1 <= torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] <= last
+
+
+def test_kill9_leaves_log_and_checkpoint_and_resume_works(tmp_path):
+    p = start(SLOW, tmp_path)
+    wait_for_epochs(tmp_path / 'r', 2, p)
+    time.sleep(0.3)  # somewhere inside an epoch, maybe in a checkpoint write
+    p.kill()
+    p.communicate(timeout=30)
+    log = read_log(tmp_path / 'r')  # parses: written atomically
+    assert log['status'] == 'running' and len(log['history']) >= 2
+    ckpt = torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)
+    last = log['history'][-1]['epoch']  # killed between log and checkpoint writes: the log is one epoch ahead
+    assert last - 1 <= ckpt['epoch'] <= last
+    code, _, err = run(SLOW, tmp_path)
+    assert code == 2 and 'status running' in err  # refuses to clobber it
+    code, _, err = run(SLOW + ['--resume=True'], tmp_path)
+    assert code == 0, err
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'done' and [h['epoch'] for h in log['history']] == list(range(6))
+
+
+def test_crash_leaves_log_with_status_failed(tmp_path):
+    """Not bad input but a bug or a full disk: the log says failed and why. Simulated by a directory in the
+    way of the next checkpoint's temp file."""
+    p = start(['--epochs=20', '--batch_size=10', '--name=r'], tmp_path)
+    wait_for_epochs(tmp_path / 'r', 1, p)
+    os.mkdir(tmp_path / 'r' / 'ckpt_last.pt.tmp')
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and 'IsADirectoryError' in err
+    log = read_log(tmp_path / 'r')
+    assert log['status'] == 'failed' and log['error'].startswith('IsADirectoryError')
+    assert torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == 0  # the previous one is intact
