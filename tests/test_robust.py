@@ -76,6 +76,10 @@ def test_bad_input_one_line_no_traceback(tmp_path):
     (shape / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
     ckpt['model']['head.weight'] = torch.zeros(3, 3)  # same config, weights that do not fit it
     torch.save(ckpt, shape / 'ckpt_last.pt')
+    other = tmp_path / 'other' / 'r'  # an interrupted run whose checkpoint is fine, resumed with another model
+    other.mkdir(parents=True)
+    (other / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
+    (other / 'ckpt_last.pt').write_bytes((done / 'r' / 'ckpt_last.pt').read_bytes())
     noepoch = tmp_path / 'noepoch' / 'r'
     noepoch.mkdir(parents=True)
     (noepoch / 'log.json').write_text(json.dumps({'status': 'interrupted', 'history': []}))
@@ -116,7 +120,7 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         (['--name=r', '--resume=True'], tmp_path / 'garbage', f'cannot resume from {tmp_path}/garbage/r/ckpt_last.pt: UnpicklingError'),
         (['--name=r', '--resume=True'], tmp_path / 'trunc', f'cannot resume from {trunc}/ckpt_last.pt: '),
         (['--name=r', '--resume=True'], tmp_path / 'shape', 'size mismatch for head.weight'),
-        (['--name=r', '--resume=True', '--dim=64'], done, 'was trained with dim=32 but this run asks for dim=64'),
+        (['--name=r', '--resume=True', '--dim=64'], tmp_path / 'other', 'was trained with dim=32 but this run asks for dim=64'),
         (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
     ]
     procs = []
@@ -125,6 +129,7 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         procs += [p.communicate(timeout=120) + (p.returncode,) for p in batch]
     for (args, _, want), (out, err, code) in zip(cases, procs):
         lines = err.strip().splitlines()
+        print('CASE', ' '.join(args), '->', err.strip())  # pytest -s lists every message
         assert code == 2, (args, code, err)
         assert len(lines) == 1 and lines[0].startswith('error: '), (args, err)
         assert want in lines[0], (args, want, lines[0])
@@ -230,9 +235,15 @@ def test_crash_leaves_log_with_status_failed(tmp_path):
     way of the next checkpoint's temp file."""
     p = start(['--epochs=20', '--batch_size=10', '--name=r'], tmp_path)
     wait_for_epochs(tmp_path / 'r', 1, p)
-    os.mkdir(tmp_path / 'r' / 'ckpt_last.pt.tmp')
+    while True:  # the temp file may be there for a moment while a checkpoint is being written
+        try:
+            os.mkdir(tmp_path / 'r' / 'ckpt_last.pt.tmp')
+            break
+        except FileExistsError:
+            time.sleep(0.01)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 1 and 'IsADirectoryError' in err
     log = read_log(tmp_path / 'r')
     assert log['status'] == 'failed' and log['error'].startswith('IsADirectoryError')
-    assert torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == 0  # the previous one is intact
+    last = torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)  # the previous one is intact
+    assert last['epoch'] == log['history'][-1]['epoch'] - 1  # the log of the epoch whose checkpoint failed was written
