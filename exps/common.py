@@ -7,6 +7,7 @@ leaves runs/<study>/<variant>_s<seed>/log.json. Rerunning a study skips the runs
     python exps/patch_size.py --seeds=3 --time_limit=10 --dataset=imagefolder --data_dir=/tmp/data/cifar10
     python exps/patch_size.py --smoke          # seconds: synthetic data, tiny model, 2 steps
     python exps/patch_size.py --list           # print the runs, train nothing
+    python exps/patch_size.py --only=patch2,patch8   # a part of the grid
     python exps/patch_size.py --lr=3e-4        # any other --flag=value goes to every train.py run
 """
 import argparse
@@ -34,6 +35,7 @@ def parse(study):
     p.add_argument('--out_dir', default='runs', help='runs go to out_dir/<study>/<variant>_s<seed>')
     p.add_argument('--smoke', action='store_true', help='tiny synthetic runs (tests)')
     p.add_argument('--list', action='store_true', help='print the runs and their flags, train nothing')
+    p.add_argument('--only', default='', help='comma-separated variant names: run just these of the grid')
     args, extra = p.parse_known_args()
     for arg in extra:
         if not (arg.startswith('--') and '=' in arg):
@@ -74,6 +76,11 @@ def run(args, grid, seeds=None, study=None):
     a failed one is trained again. A failure never stops the study."""
     study = study or args.study
     out_dir = os.path.join(args.out_dir, study)
+    if args.only:
+        unknown = set(args.only.split(',')) - {v for v, _ in grid}
+        if unknown:
+            sys.exit(f"error: --only: {', '.join(sorted(unknown))} not in the grid ({', '.join(v for v, _ in grid)})")
+        grid = [(v, o) for v, o in grid if v in args.only.split(',')]
     results = {}
     if not args.list:  # the grid's order, for the plots (augment's none -> full reads left to right)
         os.makedirs(out_dir, exist_ok=True)

@@ -19,7 +19,7 @@ def attention_maps(model, x):
     for m in layers:
         m.keep_attn = True
     model.eval()
-    model(x)
+    model.features(x)  # every token's row: forward() computes only the class rows in the last block
     for m in layers:
         m.keep_attn = False
     return [m.attn_probs.float() for m in layers]

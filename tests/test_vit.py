@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import count_params
+from models import count_params, flops_per_image
+import vit
 from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, rope_angles, whiten_patch_embed
 
 TINY = dict(img_size=16, patch_size=4, dim=32, depth=1, heads=2, num_classes=5)
@@ -248,7 +249,7 @@ def test_qk_norm_unit_rms_per_head(norm, attn):
         a = model.blocks[0].attn
         a.q_norm.register_forward_hook(grab('q'))
         a.k_norm.register_forward_hook(grab('k'))
-        model(torch.randn(2, 3, 16, 16))
+        model.features(torch.randn(2, 3, 16, 16))  # every query row (forward() keeps only the class rows of the last block)
         for name in 'qk':
             assert rms[name].shape == (2, 2, 17)  # (batch, heads, tokens): one RMS per head and token
             close = torch.allclose(rms[name], torch.ones_like(rms[name]), atol=1e-2)
@@ -257,19 +258,55 @@ def test_qk_norm_unit_rms_per_head(norm, attn):
 
 @pytest.mark.parametrize('kw', [{}, dict(pos_emb='rope2d', qk_norm=True, n_reg=2),
                                 dict(attn='mla', q_rank=8, kv_rank=8, head_dim=12, heads=3)])
-def test_explicit_attention_matches_sdpa(kw):
+def test_explicit_attention_matches_sdpa(kw, monkeypatch):
     torch.manual_seed(0)
     model, x = ViT(ViTConfig(**{**TINY, 'depth': 2, **kw})).eval(), torch.randn(2, 3, 16, 16)
+    monkeypatch.setattr(vit, 'SDPA_ON_CPU', True)  # the CPU otherwise takes the explicit path too
     with torch.no_grad():
         ref = model(x)
         for b in model.blocks:
             b.attn.keep_attn = True
         out = model(x)
+        model.features(x)  # every query row (forward() computes only the class rows in the last block)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     for b in model.blocks:
         p = b.attn.attn_probs
         assert p.shape[-2:] == (17 + kw.get('n_reg', 0),) * 2 and (p >= 0).all()
         torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[:-1]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('kw', [{}, dict(n_cls=2, dist_token=True, n_reg=2, pos_emb='rope2d', qk_norm=True),
+                                dict(attn='mla', q_rank=8, kv_rank=8, layerscale=0.1, drop_path=0.2)])
+def test_last_block_class_rows_only_changes_nothing(kw):
+    """forward() computes only the class rows in the last block; logits and gradients must equal the
+    full computation's (features() of every token, then the same head)."""
+    torch.manual_seed(0)
+    model, x = ViT(ViTConfig(**{**TINY, 'depth': 2, **kw})), torch.randn(4, 3, 16, 16)
+    torch.manual_seed(1)  # same drop_path masks in both passes
+    out = model(x)
+    out = out if isinstance(out, tuple) else (out,)
+    grads = torch.autograd.grad(sum(o.sum() for o in out), list(model.parameters()), allow_unused=True)
+    torch.manual_seed(1)
+    h = model.features(x)
+    ref = (model.head(model.pool(h)),) + ((model.head_dist(h[:, model.cfg.n_cls]),) if model.cfg.dist_token else ())
+    ref_grads = torch.autograd.grad(sum(o.sum() for o in ref), list(model.parameters()), allow_unused=True)
+    for o, r in zip(out, ref, strict=True):
+        torch.testing.assert_close(o, r, atol=1e-5, rtol=1e-5)
+    for g, r in zip(grads, ref_grads):
+        assert (g is None) == (r is None) or torch.count_nonzero(g if r is None else r) == 0
+        if g is not None and r is not None:
+            torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-4)
+
+
+def test_class_rows_only_cut_the_flops():
+    """Baseline FLOPs equal the closed form with a last block that has one query row (the counter sees the
+    fused qkv matmul over every token, then the class row alone through attention, proj and MLP)."""
+    T, d, n = 65, 192, 64  # tokens, width, patches
+    block = 2 * T * 12 * d * d + 4 * T * T * d
+    last = 2 * T * 3 * d * d + 4 * T * d + 2 * 9 * d * d
+    expected = 2 * n * 48 * d + 5 * block + last + 2 * d * 10
+    assert flops_per_image(ViT(ViTConfig()), (3, 32, 32)) == expected
+    assert expected < 0.88 * (2 * n * 48 * d + 6 * block)  # 12.5% fewer than all rows
 
 
 # ----------------------------------------------------------------------------- whitening
