@@ -51,6 +51,15 @@ def build_optimizer(name, net, lr, weight_decay, fused=False):
     raise ValueError(f"optimizer={name!r} is not one of {', '.join(OPTIMIZERS)}")
 
 
+def backward_step(loss, net, opt, grad_clip):
+    """Backward, gradient clipping, optimizer step: the step train.py takes and exps/bench.py times."""
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def make_ema(net):
     """A frozen copy of the model whose weights follow the training weights' moving average."""
     ema = copy.deepcopy(net).eval()

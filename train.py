@@ -332,11 +332,7 @@ try:
                     teacher_logits = teacher_net(x) if teacher_net is not None else None
                 loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
             logits = out[0] if isinstance(out, tuple) else out
-            loss.backward()
-            if grad_clip:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            techniques.backward_step(loss, net, opt, grad_clip)
             if ema_net is not None:
                 techniques.ema_update(ema_net, net, ema, step)
             loss_sum += loss.detach()

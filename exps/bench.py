@@ -1,0 +1,215 @@
+"""Speed of one config on this machine: params, FLOPs, train-step and eval img/s, peak memory and compile
+time, eager and compiled, float32 and bfloat16 autocast; timm's ViT alongside when it is importable, and
+the matmul-bound limit of the step rate.
+
+    python exps/bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes
+    python exps/bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
+    python exps/bench.py --model=resnet18
+    python exps/bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
+    python exps/bench.py --tiny=True                       # seconds: the CI smoke test
+
+A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW.
+Each (mode, dtype) runs in a fresh process, so its peak memory and compile time are its own. Rates are
+medians over single timed steps: this shared 2-core VM drifts by 10-20% from minute to minute.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch  # noqa: E402
+
+import configurator  # noqa: E402
+import data  # noqa: E402
+import models  # noqa: E402
+import techniques  # noqa: E402
+import vit  # noqa: E402
+
+model = 'vit'                # vit | resnet18 | resnet34 | resnet50
+preset = ''
+globals().update(vit.config_fields())
+batch_size = 128
+steps = 20                   # timed train steps per mode (eval: half as many batches)
+eval_batch = 512             # train.py's evaluation batch
+modes = 'eager,compiled'
+dtypes = 'float32,bfloat16'
+device = 'auto'
+timm = True                  # also time timm's VisionTransformer built with the same config, if importable
+data_only = False            # time the training batches alone (augment flags below), no model
+dataset = 'synthetic'        # data_only: which images to augment
+data_dir = 'data'
+augment = 'none'
+erasing = 0.0
+mixup = 0.0
+cutmix = 0.0
+workers = 2
+tiny = False                 # a tiny model, 3 steps, eager only: seconds (CI)
+out = ''                     # JSON path; '' = runs/bench/<model>-<time>.json
+one = ''                     # internal: "mode,dtype,impl" measured by this process
+CHOICES = dict(vit.CHOICES, model=models.MODELS, device=('auto', 'cpu', 'cuda', 'mps'), preset=('',) + tuple(vit.PRESETS),
+               dataset=data.DATASETS, augment=data.AUGMENTS)
+defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
+TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', timm=False)
+
+try:
+    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
+    if config['tiny']:
+        config = configurator.configure({**defaults, **TINY}, sys.argv[1:], CHOICES, vit.PRESETS)
+except configurator.ConfigError as e:
+    sys.exit(f"error: {e}")
+globals().update(config)
+if device == 'auto':
+    device = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
+device_type = device.split(':')[0]
+if device_type == 'cuda':
+    torch.backends.cuda.matmul.allow_tf32 = True  # as train.py
+    torch.backends.cudnn.allow_tf32 = True
+TIMM_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
+
+
+def sync():
+    if device_type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def timed(fn, n):
+    """Seconds of each of n calls."""
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def build(impl):
+    if impl == 'timm':
+        from timm.models.vision_transformer import VisionTransformer
+        return VisionTransformer(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=num_classes,
+                                 embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=mlp_ratio)
+    return models.build_model(config)
+
+
+def step_flops(net):
+    """FLOPs of forward + backward per image, counted (not 3x forward): the work of one train step."""
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.randn(2, in_chans, img_size, img_size, device=device)
+    with FlopCounterMode(display=False) as counter:
+        techniques.train_loss(net(x), torch.zeros(2, dtype=torch.long, device=device), 0.1).backward()
+    net.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / 2
+
+
+def measure_one(mode, dtype, impl):
+    """One (mode, dtype, implementation) in this process: train and eval rates, compile time, peak memory."""
+    torch.manual_seed(0)
+    net = build(impl).to(device)
+    opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05, fused=device_type == 'cuda')
+    step_model = torch.compile(net) if mode == 'compiled' else net
+    autocast = torch.autocast(device_type, dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext()
+    x = torch.randn(batch_size, in_chans, img_size, img_size, device=device)
+    y = torch.randint(num_classes, (batch_size,), device=device)
+
+    def train_step():
+        with autocast:
+            loss = techniques.train_loss(step_model(x), y, 0.1)
+        techniques.backward_step(loss, net, opt, 1.0)
+
+    first = timed(train_step, 1)[0]  # compiled: tracing and code generation happen here
+    timed(train_step, 2)  # warm-up: allocator, oneDNN primitive caches
+    train = statistics.median(timed(train_step, steps))
+    net.eval()
+    xe = torch.randn(eval_batch, in_chans, img_size, img_size, device=device)
+
+    @torch.no_grad()
+    def eval_step():
+        with autocast:
+            step_model(xe)
+    eval_first = timed(eval_step, 1)[0]  # compiled: eval mode is a second graph
+    evals = statistics.median(timed(eval_step, max(steps // 2, 2)))
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device_type == 'cuda'
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {'mode': mode, 'dtype': dtype, 'impl': impl, 'train_img_s': batch_size / train, 'eval_img_s': eval_batch / evals,
+            'compile_s': (first - train) + (eval_first - evals) if mode == 'compiled' else 0.0, 'peak_mem_mb': peak}
+
+
+def matmul_gflops(dtype, model_shape):
+    """Best of a square matmul and the model's own widest one (tokens*batch, dim) x (dim, 4*dim)."""
+    best = 0.0
+    for m, k, n in [(2048, 2048, 2048) if not tiny else (256, 256, 256), model_shape]:
+        a = torch.randn(m, k, device=device, dtype=getattr(torch, dtype))
+        b = torch.randn(k, n, device=device, dtype=getattr(torch, dtype))
+        seconds = statistics.median(timed(lambda: a @ b, 10 if not tiny else 3))
+        best = max(best, 2 * m * k * n / seconds / 1e9)
+    return best
+
+
+def data_rate():
+    ds = data.load_dataset(dataset, data_dir)
+    x, y = ds['train_x'], ds['train_y']
+    mean, std = data.channel_stats(x)
+    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, erasing=erasing,
+                         mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
+    batches_s, img_s = data.measure_rate(loader, n_batches=steps)
+    return {'augment': augment, 'erasing': erasing, 'mixup': mixup, 'cutmix': cutmix, 'workers': workers,
+            'batches_per_s': batches_s, 'img_s': img_s}
+
+
+if one:  # a child process: measure and hand back one JSON line
+    print(json.dumps(measure_one(*one.split(','))))
+    sys.exit(0)
+if data_only:
+    result = {'data': data_rate(), 'config': config}
+    print(f"data only ({dataset}, batch {batch_size}, augment={augment} erasing={erasing} mixup={mixup} "
+          f"cutmix={cutmix}, {workers} workers): {result['data']['img_s']:,.0f} img/s")
+else:
+    net = build('ours').to(device)
+    fwd_flops = models.flops_per_image(net, (in_chans, img_size, img_size))
+    flops = step_flops(net)
+    tokens = (img_size // patch_size) ** 2 + 1
+    shape = (batch_size * tokens, dim, 4 * dim)
+    has_timm = timm and model == 'vit' and all(config[k] == v for k, v in vit.config_fields().items() if k not in TIMM_FLAGS)
+    if has_timm:
+        try:
+            import timm as _  # noqa: F401
+        except ImportError:
+            has_timm = False
+    rows, peaks = [], {}
+    for dtype in dtypes.split(','):
+        peaks[dtype] = matmul_gflops(dtype, shape)
+        for mode in modes.split(','):
+            for impl in ('ours', 'timm') if has_timm else ('ours',):
+                argv = [sys.executable, os.path.abspath(__file__)] + sys.argv[1:] + [f"--one={mode},{dtype},{impl}"]
+                res = subprocess.run(argv, capture_output=True, text=True)
+                if res.returncode:
+                    sys.exit(f"error: {mode} {dtype} {impl} failed:\n{res.stderr[-2000:]}")
+                row = json.loads(res.stdout.strip().splitlines()[-1])
+                limit = peaks[dtype] * 1e9 / flops
+                row.update(limit_img_s=limit, fraction_of_limit=row['train_img_s'] / limit)
+                rows.append(row)
+    for row in rows:
+        if row['impl'] == 'ours' and has_timm:
+            ref = next(r for r in rows if r['impl'] == 'timm' and r['mode'] == row['mode'] and r['dtype'] == row['dtype'])
+            row['vs_timm'] = row['train_img_s'] / ref['train_img_s']
+    result = {'config': config, 'device': device, 'torch': torch.__version__, 'params': models.count_params(net),
+              'flops_per_image': fwd_flops, 'step_flops_per_image': flops, 'matmul_gflops': peaks, 'results': rows}
+    print(f"{model}: {result['params']:,} params, {fwd_flops / 1e6:.1f} MFLOPs/img forward, {flops / 1e6:.1f} MFLOPs/img "
+          f"per train step | {device}, batch {batch_size}, torch {torch.__version__}")
+    print('matmul: ' + ', '.join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
+    print(f"{'impl':<5} {'mode':<9} {'dtype':<9} {'train img/s':>11} {'eval img/s':>10} {'limit':>6} {'of limit':>8} "
+          f"{'vs timm':>7} {'compile s':>9} {'peak MB':>8}")
+    for r in rows:
+        print(f"{r['impl']:<5} {r['mode']:<9} {r['dtype']:<9} {r['train_img_s']:>11.1f} {r['eval_img_s']:>10.0f} "
+              f"{r['limit_img_s']:>6.0f} {r['fraction_of_limit']:>8.0%} {r.get('vs_timm', float('nan')):>7.2f} "
+              f"{r['compile_s']:>9.1f} {r['peak_mem_mb']:>8.0f}")
+path = out or os.path.join('runs', 'bench', f"{'data' if data_only else model}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+with open(path, 'w') as f:
+    json.dump(result, f, indent=1)
+print(f"wrote {path}")

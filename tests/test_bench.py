@@ -1,0 +1,50 @@
+"""Issue 5: the benchmark runs in its tiny mode and writes a JSON whose numbers are consistent
+(a smoke test of the tool, not a timed test of the model)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from models import count_params, flops_per_image
+from vit import ViT, ViTConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, 'exps', 'bench.py')
+
+
+def bench(tmp_path, *flags):
+    out = tmp_path / 'bench.json'
+    res = subprocess.run([sys.executable, BENCH, '--tiny=True', f'--out={out}', *flags], capture_output=True, text=True, cwd=tmp_path)
+    return res, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_tiny_bench_writes_consistent_json(tmp_path):
+    res, result = bench(tmp_path, '--pos_emb=rope2d')
+    assert res.returncode == 0, res.stderr
+    model = ViT(ViTConfig(dim=32, depth=1, heads=2, pos_emb='rope2d'))
+    assert result['params'] == count_params(model)
+    assert result['flops_per_image'] == flops_per_image(model, (3, 32, 32))
+    # forward + backward: the backward costs about twice the forward (the input needs no gradient)
+    assert 2.2 < result['step_flops_per_image'] / result['flops_per_image'] < 3.1
+    rows = result['results']
+    assert [(r['mode'], r['dtype'], r['impl']) for r in rows] == [('eager', 'float32', 'ours'), ('eager', 'bfloat16', 'ours')]
+    for r in rows:
+        assert r['train_img_s'] > 0 and r['eval_img_s'] > 0 and r['peak_mem_mb'] > 0 and r['compile_s'] == 0
+        limit = result['matmul_gflops'][r['dtype']] * 1e9 / result['step_flops_per_image']
+        assert r['limit_img_s'] == pytest.approx(limit) and r['fraction_of_limit'] == pytest.approx(r['train_img_s'] / limit)
+    assert 'eager' in res.stdout and 'of limit' in res.stdout
+
+
+def test_data_only_mode(tmp_path):
+    res, result = bench(tmp_path, '--data_only=True', '--cutmix=1.0', '--erasing=0.5', '--workers=0')
+    assert res.returncode == 0, res.stderr
+    assert result['data']['img_s'] > 0 and result['data']['cutmix'] == 1.0
+    assert result['data']['img_s'] == pytest.approx(8 * result['data']['batches_per_s'])
+
+
+def test_bad_flag_names_it(tmp_path):
+    res, result = bench(tmp_path, '--modez=eager')
+    assert res.returncode != 0 and result is None
+    assert 'modez' in res.stderr and 'modes' in res.stderr and 'Traceback' not in res.stderr
