@@ -41,9 +41,7 @@ def plot_study(study, variants, colour, out_dir):
 
 
 def main(runs_dir, out_dir):
-    runs = common.load_runs(runs_dir)
-    colour = common.colours(runs)
-    return [p for study, variants in common.by_study(runs).items() for p in plot_study(study, variants, colour, out_dir)]
+    return common.plot_every_study(runs_dir, out_dir, plot_study)
 
 
 if __name__ == '__main__':

@@ -70,6 +70,13 @@ def colours(runs):
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
+def plot_every_study(runs_dir, out_dir, plot_study):
+    """plot_study(study, variants, colour, out_dir) for every study under runs_dir; the files written."""
+    runs = load_runs(runs_dir)
+    colour = colours(runs)
+    return [p for study, variants in by_study(runs).items() for p in plot_study(study, variants, colour, out_dir)]
+
+
 def summary(group):
     """Mean/std of test accuracy over the done runs of one variant, and its cost figures."""
     done = [r for r in group if r['status'] == 'done' and r['final'].get('test_acc') is not None]
