@@ -274,17 +274,17 @@ if resume:
     log['history'] = [h for h in previous['history'] if h['epoch'] <= ckpt['epoch']] if previous else []
     print(f"resuming {run_dir} at epoch {start_epoch}, step {step}")
 if overwrite:  # only now that the new run is set up: stale checkpoints must never be resumed or tested
-    for _p in (log_path, last_path, best_path):
-        for _p in (_p, _p + '.tmp'):
-            if os.path.exists(_p):
-                os.remove(_p)
+    for _path in (log_path, last_path, best_path):
+        for _file in (_path, _path + '.tmp'):
+            if os.path.exists(_file):
+                os.remove(_file)
 os.makedirs(run_dir, exist_ok=True)
 write_log()
 
 
 def log_crash(exc_type, exc, tb):
     """Any uncaught exception from here on (loop, test, ...) leaves the log with status failed (interrupted
-    on a second Ctrl-C) and the error, before Python prints the traceback."""
+    on a second Ctrl-C) and the error, before Python prints the traceback: the one crash handler."""
     log['status'] = 'interrupted' if issubclass(exc_type, KeyboardInterrupt) else 'failed'
     log['error'] = f"{exc_type.__name__}: {exc}"
     write_log()
@@ -313,72 +313,66 @@ signal.signal(signal.SIGTERM, on_signal)
 # GPU never waits on Python. On the CPU a read is free, so divergence is checked every step there.
 check_every = 1 if device_type == 'cpu' else log_interval
 first_bad_step = None
-try:
-    epoch = start_epoch
-    while epoch < epochs and step < total_steps and not (time_limit and elapsed >= time_limit * 60):
-        epoch_start, epoch_steps = time.time(), 0
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2)
-        for x, y in bar:
-            progress = step / total_steps
-            if time_limit:
-                progress = max(progress, (elapsed + time.time() - epoch_start) / (time_limit * 60))
-            for group in opt.param_groups:
-                group['lr'] = lr_at(progress)
-            with autocast:
-                out = step_model(x)  # (logits, dist_logits) from a ViT with a distillation token
-                with torch.no_grad():
-                    teacher_logits = teacher_net(x) if teacher_net is not None else None
-                loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
-            logits = out[0] if isinstance(out, tuple) else out
-            techniques.backward_step(loss, net, opt, grad_clip)
-            if ema_net is not None:
-                techniques.ema_update(ema_net, net, ema, step)
-            loss_sum += loss.detach()
-            correct += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()  # mixed: the larger part
-            step, epoch_steps = step + 1, epoch_steps + 1
-            if step % check_every == 0 and not math.isfinite(loss_sum.item()):
-                first_bad_step = step
-                break
-            if step % log_interval == 0:
-                bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * batch_size):.3f}",
-                                img_s=f"{epoch_steps * batch_size / (time.time() - epoch_start):.0f}", lr=f"{lr_at(progress):.2e}")
-            if stop_signal or step >= total_steps or (time_limit and progress >= 1):
-                break
-        bar.close()
-        train_time = time.time() - epoch_start
-        if first_bad_step is None and not math.isfinite(loss_sum.item()):
+epoch = start_epoch
+while epoch < epochs and step < total_steps and not (time_limit and elapsed >= time_limit * 60):
+    epoch_start, epoch_steps = time.time(), 0
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2)
+    for x, y in bar:
+        progress = step / total_steps
+        if time_limit:
+            progress = max(progress, (elapsed + time.time() - epoch_start) / (time_limit * 60))
+        for group in opt.param_groups:
+            group['lr'] = lr_at(progress)
+        with autocast:
+            out = step_model(x)  # (logits, dist_logits) from a ViT with a distillation token
+            with torch.no_grad():
+                teacher_logits = teacher_net(x) if teacher_net is not None else None
+            loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
+        logits = out[0] if isinstance(out, tuple) else out
+        techniques.backward_step(loss, net, opt, grad_clip)
+        if ema_net is not None:
+            techniques.ema_update(ema_net, net, ema, step)
+        loss_sum += loss.detach()
+        correct += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()  # mixed: the larger part
+        step, epoch_steps = step + 1, epoch_steps + 1
+        if step % check_every == 0 and not math.isfinite(loss_sum.item()):
             first_bad_step = step
-        if first_bad_step is not None or stop_signal:
             break
-        val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
-        ema_val = evaluate(val_loader, ema_net) if ema_net is not None and len(val_x) else None
-        elapsed += time.time() - epoch_start
-        entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
-                 'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
-                 'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
-        # EMA on: both weight sets are validated and the better one this epoch competes for ckpt_best (no val
-        # split: the EMA's), so the test, a teacher or a plot that loads ckpt_best gets the best weights
-        use_ema = ema_net is not None and (ema_val is None or ema_val[1] > val_acc)
-        if ema_val is not None:
-            entry.update(ema_val_loss=ema_val[0], ema_val_acc=ema_val[1])
-        log['history'].append(entry)
-        print(f"epoch {epoch} step {step}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (f" (ema {ema_val[1]:.4f})" if ema_val else '')
-              + f" | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
-        score = ema_val[1] if use_ema and ema_val else val_acc
-        if len(val_x) == 0 or score > best_val_acc:  # no val split: the last epoch is the one we keep
-            best_val_acc, best_epoch = score, epoch
-            save_checkpoint(best_path, epoch, use_ema)
-        write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
-        save_checkpoint(last_path, epoch)
-        epoch += 1
-except BaseException as e:  # a crash keeps its log: status failed (or interrupted on a second Ctrl-C)
-    log['status'] = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
-    log['error'] = f"{type(e).__name__}: {e}"
-    write_log()
-    raise
+        if step % log_interval == 0:
+            bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * batch_size):.3f}",
+                            img_s=f"{epoch_steps * batch_size / (time.time() - epoch_start):.0f}", lr=f"{lr_at(progress):.2e}")
+        if stop_signal or step >= total_steps or (time_limit and progress >= 1):
+            break
+    bar.close()
+    train_time = time.time() - epoch_start
+    if first_bad_step is None and not math.isfinite(loss_sum.item()):
+        first_bad_step = step
+    if first_bad_step is not None or stop_signal:
+        break
+    val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
+    ema_val = evaluate(val_loader, ema_net) if ema_net is not None and len(val_x) else None
+    elapsed += time.time() - epoch_start
+    entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
+             'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
+             'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
+    # EMA on: both weight sets are validated and the better one this epoch competes for ckpt_best (no val
+    # split: the EMA's), so the test, a teacher or a plot that loads ckpt_best gets the best weights
+    use_ema = ema_net is not None and (ema_val is None or ema_val[1] > val_acc)
+    if ema_val is not None:
+        entry.update(ema_val_loss=ema_val[0], ema_val_acc=ema_val[1])
+    log['history'].append(entry)
+    print(f"epoch {epoch} step {step}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f} | "
+          f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (f" (ema {ema_val[1]:.4f})" if ema_val else '')
+          + f" | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
+    score = ema_val[1] if use_ema and ema_val else val_acc
+    if len(val_x) == 0 or score > best_val_acc:  # no val split: the last epoch is the one we keep
+        best_val_acc, best_epoch = score, epoch
+        save_checkpoint(best_path, epoch, use_ema)
+    write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
+    save_checkpoint(last_path, epoch)
+    epoch += 1
 
 peak_mem_mb = (torch.cuda.max_memory_allocated() / 2**20 if device_type == 'cuda'
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # CPU: peak RSS of the process
