@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -114,18 +113,13 @@ for _flag, _ok, _rule in [('erasing', 0 <= erasing <= 1, 'a probability in [0, 1
 
 # ----------------------------------------------------------------------------- setup
 torch.manual_seed(seed)
-if device == 'auto':
-    device = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
-device_type = device.split(':')[0]
-if device_type == 'cuda':
-    torch.backends.cuda.matmul.allow_tf32 = True  # GPU only: TF32 matmuls/convs, ~free accuracy-wise
-    torch.backends.cudnn.allow_tf32 = True
+device, device_type = techniques.setup_device(device)
 if dtype == 'auto':
     native_bf16 = device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
                                              and torch.cpu._is_avx512_bf16_supported())
     dtype = 'bfloat16' if native_bf16 else 'float32'
 use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
-autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext())
+autocast = techniques.autocast(device_type, dtype)
 run_dir = os.path.join(out_dir, name or time.strftime('run-%Y%m%d-%H%M%S'))
 log_path, last_path, best_path = (os.path.join(run_dir, f) for f in ('log.json', 'ckpt_last.pt', 'ckpt_best.pt'))
 

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
@@ -63,12 +62,7 @@ try:
 except configurator.ConfigError as e:
     sys.exit(f"error: {e}")
 globals().update(config)
-if device == 'auto':
-    device = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
-device_type = device.split(':')[0]
-if device_type == 'cuda':
-    torch.backends.cuda.matmul.allow_tf32 = True  # as train.py
-    torch.backends.cudnn.allow_tf32 = True
+device, device_type = techniques.setup_device(device)  # as train.py
 TIMM_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
 
 
@@ -112,7 +106,7 @@ def measure_one(mode, dtype, impl):
     net = build(impl).to(device)
     opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05, fused=device_type == 'cuda')
     step_model = torch.compile(net) if mode == 'compiled' else net
-    autocast = torch.autocast(device_type, dtype=torch.bfloat16) if dtype == 'bfloat16' else nullcontext()
+    autocast = techniques.autocast(device_type, dtype)
     x = torch.randn(batch_size, in_chans, img_size, img_size, device=device)
     y = torch.randint(num_classes, (batch_size,), device=device)
 
