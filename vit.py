@@ -171,6 +171,7 @@ def apply_rope(x, cos, sin):
 # three explicit ops: SDPA's CPU flash backward alone took 30% of a step (exps/bench.py, see README).
 SDPA_ON_CPU = False
 
+
 def make_norm(cfg, width):
     return nn.LayerNorm(width) if cfg.norm == 'layernorm' else nn.RMSNorm(width)
 

@@ -77,10 +77,11 @@ def run(args, grid, seeds=None, study=None):
     study = study or args.study
     out_dir = os.path.join(args.out_dir, study)
     if args.only:
-        unknown = set(args.only.split(',')) - {v for v, _ in grid}
+        only = set(args.only.split(','))
+        unknown = only - {v for v, _ in grid}
         if unknown:
             sys.exit(f"error: --only: {', '.join(sorted(unknown))} not in the grid ({', '.join(v for v, _ in grid)})")
-        grid = [(v, o) for v, o in grid if v in args.only.split(',')]
+        grid = [(v, o) for v, o in grid if v in only]
     results = {}
     if not args.list:  # the grid's order, for the plots (augment's none -> full reads left to right)
         os.makedirs(out_dir, exist_ok=True)
