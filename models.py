@@ -26,6 +26,17 @@ def build_model(config):
     raise ValueError(f"model={config['model']!r} is not one of {', '.join(MODELS)}")
 
 
+def compile_model(net):
+    """torch.compile, in place. A ViT's blocks share one forward, so compiling block by block (regional
+    compilation) generates its code once for all of them: the same step speed as compiling the whole model,
+    at about 3/4 of the cold compile time on this CPU (README, Speed). state_dict keys stay unchanged."""
+    if not hasattr(net, 'blocks'):
+        return torch.compile(net)
+    for block in net.blocks:
+        block.compile()
+    return net
+
+
 def load_model(path, device='cpu'):
     """The model a train.py checkpoint holds, rebuilt from the config saved with it.
     Raises ValueError naming the file when it is not a readable checkpoint."""

@@ -1,23 +1,28 @@
 """Speed of one config on this machine: params, FLOPs, train-step and eval img/s, peak memory and compile
-time, eager and compiled, float32 and bfloat16 autocast; timm's ViT alongside when it is importable, and
-the matmul-bound limit of the step rate.
+time, eager and compiled, float32 and bfloat16 autocast; the reference ViTs (timm's VisionTransformer and
+vit-pytorch's ViT, built with the same config) alongside when they are importable, and the matmul-bound
+limit of the step rate.
 
-    python exps/bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes
+    python exps/bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
     python exps/bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
     python exps/bench.py --model=resnet18
     python exps/bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
     python exps/bench.py --tiny=True                       # seconds: the CI smoke test
 
-A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW.
-Each (mode, dtype) runs in a fresh process, so its peak memory and compile time are its own. Rates are
+A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW
+(fused, as train.py), for every implementation. Each (implementation, mode, dtype) runs in a fresh process
+with an empty inductor cache, so its peak memory and its (cold) compile time are its own. Rates are
 medians over single timed steps: this shared 2-core VM drifts by 10-20% from minute to minute.
 """
 import json
 import os
+import importlib.util
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,7 +43,7 @@ eval_batch = 512             # train.py's evaluation batch
 modes = 'eager,compiled'
 dtypes = 'float32,bfloat16'
 device = 'auto'
-timm = True                  # also time timm's VisionTransformer built with the same config, if importable
+references = True            # also time timm's and vit-pytorch's ViT built with the same config, if importable
 data_only = False            # time the training batches alone (augment flags below), no model
 dataset = 'synthetic'        # data_only: which images to augment
 data_dir = 'data'
@@ -53,7 +58,7 @@ one = ''                     # internal: "mode,dtype,impl" measured by this proc
 CHOICES = dict(vit.CHOICES, model=models.MODELS, device=('auto', 'cpu', 'cuda', 'mps'), preset=('',) + tuple(vit.PRESETS),
                dataset=data.DATASETS, augment=data.AUGMENTS)
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
-TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', timm=False)
+TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', references=False)
 
 try:
     config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
@@ -63,7 +68,9 @@ except configurator.ConfigError as e:
     sys.exit(f"error: {e}")
 globals().update(config)
 device, device_type = techniques.setup_device(device)  # as train.py
-TIMM_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
+# The flags both references can express; any other non-default ViT flag times ours alone.
+REFERENCE_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
+REFERENCES = {'timm': 'timm', 'vit-pytorch': 'vit_pytorch'}  # implementation: module that must be importable
 
 
 def sync():
@@ -87,6 +94,10 @@ def build(impl):
         from timm.models.vision_transformer import VisionTransformer
         return VisionTransformer(img_size=img_size, patch_size=patch_size, in_chans=in_chans, num_classes=num_classes,
                                  embed_dim=dim, depth=depth, num_heads=heads, mlp_ratio=mlp_ratio)
+    if impl == 'vit-pytorch':
+        from vit_pytorch import ViT
+        return ViT(image_size=img_size, patch_size=patch_size, num_classes=num_classes, dim=dim, depth=depth,
+                   heads=heads, mlp_dim=int(mlp_ratio * dim), dim_head=dim // heads, channels=in_chans)
     return models.build_model(config)
 
 
@@ -104,8 +115,9 @@ def measure_one(mode, dtype, impl):
     """One (mode, dtype, implementation) in this process: train and eval rates, compile time, peak memory."""
     torch.manual_seed(0)
     net = build(impl).to(device)
-    opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05, fused=device_type == 'cuda')
-    step_model = torch.compile(net) if mode == 'compiled' else net
+    opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05, fused=device_type in ('cuda', 'cpu'))
+    # ours compiles as train.py does; a reference the way its users would, the whole model
+    step_model = net if mode != 'compiled' else models.compile_model(net) if impl == 'ours' else torch.compile(net)
     autocast = techniques.autocast(device_type, dtype)
     x = torch.randn(batch_size, in_chans, img_size, img_size, device=device)
     y = torch.randint(num_classes, (batch_size,), device=device)
@@ -168,19 +180,17 @@ else:
     flops = step_flops(net)
     tokens = (img_size // patch_size) ** 2 + 1
     shape = (batch_size * tokens, dim, 4 * dim)
-    has_timm = timm and model == 'vit' and all(config[k] == v for k, v in vit.config_fields().items() if k not in TIMM_FLAGS)
-    if has_timm:
-        try:
-            import timm as _  # noqa: F401
-        except ImportError:
-            has_timm = False
+    same_config = model == 'vit' and all(config[k] == v for k, v in vit.config_fields().items() if k not in REFERENCE_FLAGS)
+    refs = [r for r, module in REFERENCES.items() if references and same_config and importlib.util.find_spec(module)]
     rows, peaks = [], {}
     for dtype in dtypes.split(','):
         peaks[dtype] = matmul_gflops(dtype, shape)
         for mode in modes.split(','):
-            for impl in ('ours', 'timm') if has_timm else ('ours',):
+            for impl in ['ours'] + refs:
                 argv = [sys.executable, os.path.abspath(__file__)] + sys.argv[1:] + [f"--one={mode},{dtype},{impl}"]
-                res = subprocess.run(argv, capture_output=True, text=True)
+                cache = tempfile.mkdtemp(prefix='bench-inductor-')  # cold compile: no cached kernels
+                res = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, 'TORCHINDUCTOR_CACHE_DIR': cache})
+                shutil.rmtree(cache, ignore_errors=True)
                 if res.returncode:
                     sys.exit(f"error: {mode} {dtype} {impl} failed:\n{res.stderr[-2000:]}")
                 row = json.loads(res.stdout.strip().splitlines()[-1])
@@ -188,20 +198,36 @@ else:
                 row.update(limit_img_s=limit, fraction_of_limit=row['train_img_s'] / limit)
                 rows.append(row)
     for row in rows:
-        if row['impl'] == 'ours' and has_timm:
-            ref = next(r for r in rows if r['impl'] == 'timm' and r['mode'] == row['mode'] and r['dtype'] == row['dtype'])
-            row['vs_timm'] = row['train_img_s'] / ref['train_img_s']
+        for ref in refs:
+            same = [r for r in rows if r['impl'] == ref and r['mode'] == row['mode'] and r['dtype'] == row['dtype']]
+            if row['impl'] == 'ours' and same:
+                row[f'vs_{ref}'] = row['train_img_s'] / same[0]['train_img_s']
+    # The target's ratio: our fastest mode against the fastest reference and mode, per precision
+    best = {}
+    for dtype in dtypes.split(','):
+        ours = max((r for r in rows if r['impl'] == 'ours' and r['dtype'] == dtype), key=lambda r: r['train_img_s'])
+        others = [r for r in rows if r['impl'] != 'ours' and r['dtype'] == dtype]
+        ref = max(others, key=lambda r: r['train_img_s']) if others else None
+        best[dtype] = {'ours': ours['train_img_s'], 'ours_mode': ours['mode'],
+                       'reference': ref and ref['train_img_s'], 'reference_impl': ref and f"{ref['impl']} {ref['mode']}",
+                       'ratio': ref and ours['train_img_s'] / ref['train_img_s']}
     result = {'config': config, 'device': device, 'torch': torch.__version__, 'params': models.count_params(net),
-              'flops_per_image': fwd_flops, 'step_flops_per_image': flops, 'matmul_gflops': peaks, 'results': rows}
+              'flops_per_image': fwd_flops, 'step_flops_per_image': flops, 'matmul_gflops': peaks, 'results': rows,
+              'best': best}
     print(f"{model}: {result['params']:,} params, {fwd_flops / 1e6:.1f} MFLOPs/img forward, {flops / 1e6:.1f} MFLOPs/img "
           f"per train step | {device}, batch {batch_size}, torch {torch.__version__}")
     print('matmul: ' + ', '.join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
-    print(f"{'impl':<5} {'mode':<9} {'dtype':<9} {'train img/s':>11} {'eval img/s':>10} {'limit':>6} {'of limit':>8} "
-          f"{'vs timm':>7} {'compile s':>9} {'peak MB':>8}")
+    print(f"{'impl':<11} {'mode':<9} {'dtype':<9} {'train img/s':>11} {'eval img/s':>10} {'limit':>6} {'of limit':>8} "
+          + ''.join(f"{'vs ' + ref:>15}" for ref in refs) + f" {'compile s':>9} {'peak MB':>8}")
     for r in rows:
-        print(f"{r['impl']:<5} {r['mode']:<9} {r['dtype']:<9} {r['train_img_s']:>11.1f} {r['eval_img_s']:>10.0f} "
-              f"{r['limit_img_s']:>6.0f} {r['fraction_of_limit']:>8.0%} {r.get('vs_timm', float('nan')):>7.2f} "
-              f"{r['compile_s']:>9.1f} {r['peak_mem_mb']:>8.0f}")
+        print(f"{r['impl']:<11} {r['mode']:<9} {r['dtype']:<9} {r['train_img_s']:>11.1f} {r['eval_img_s']:>10.0f} "
+              f"{r['limit_img_s']:>6.0f} {r['fraction_of_limit']:>8.0%} "
+              + ''.join(f"{r.get('vs_' + ref, float('nan')):>15.2f}" for ref in refs)
+              + f" {r['compile_s']:>9.1f} {r['peak_mem_mb']:>8.0f}")
+    for dtype, b in best.items():
+        if b['reference']:
+            print(f"{dtype}: ours {b['ours']:.1f} img/s ({b['ours_mode']}) vs the fastest reference {b['reference']:.1f} "
+                  f"({b['reference_impl']}): {b['ratio']:.2f}x")
 path = out or os.path.join('runs', 'bench', f"{'data' if data_only else model}-{time.strftime('%Y%m%d-%H%M%S')}.json")
 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 with open(path, 'w') as f:
