@@ -151,7 +151,7 @@ def matmul_gflops(dtype, model_shape):
     for m, k, n in [(2048, 2048, 2048) if not tiny else (256, 256, 256), model_shape]:
         a = torch.randn(m, k, device=device, dtype=getattr(torch, dtype))
         b = torch.randn(k, n, device=device, dtype=getattr(torch, dtype))
-        seconds = statistics.median(timed(lambda: a @ b, 10 if not tiny else 3))
+        seconds = min(timed(lambda: a @ b, 20 if not tiny else 3))  # a limit is a best case: the fastest call
         best = max(best, 2 * m * k * n / seconds / 1e9)
     return best
 
