@@ -18,6 +18,7 @@ CHOICES = {
     'pool': ('cls', 'mean'),
     'attn': ('mha', 'mla'),
     'patch_init': ('default', 'whiten'),
+    'init': ('trunc_normal', 'torch'),
 }
 
 
@@ -50,6 +51,10 @@ class ViTConfig:
     drop_path: float = 0.0
     patch_init: str = 'default'
     dist_token: bool = False
+    init: str = 'trunc_normal'  # weights: ViT paper's truncated normal (std 0.02) or PyTorch's default init
+    pos_std: float = 0.02      # init std of learned position embeddings (vit-pytorch: 1.0)
+    patch_norm: bool = False   # LayerNorm on each patch's pixels before the projection and on the tokens after
+    bias: bool = True          # biases on the qkv, fc1 and fc2 linears (minivit's reference has none)
 
     def __post_init__(self):
         """Stop impossible configs here, naming the flag, so no half-built model ever runs."""
@@ -80,6 +85,12 @@ class ViTConfig:
             raise ValueError("attn=mla needs kv_rank > 0 (the width of the key/value latent)")
         if self.attn == 'mha' and (self.q_rank or self.kv_rank):
             raise ValueError("q_rank and kv_rank only apply to attn=mla")
+        if self.pos_std < 0:
+            raise ValueError(f"pos_std={self.pos_std} must be >= 0")
+        if self.patch_norm and self.patch_embed != 'linear':
+            raise ValueError("patch_norm=True normalises raw pixel patches: it needs patch_embed=linear")
+        if self.patch_init == 'whiten' and self.patch_norm:
+            raise ValueError("patch_init=whiten whitens raw pixel patches: it cannot follow patch_norm=True")
         if self.patch_init == 'whiten' and self.patch_embed != 'linear':
             raise ValueError("patch_init=whiten needs patch_embed=linear (it whitens raw pixel patches)")
 
@@ -182,7 +193,7 @@ class Attention(nn.Module):
         self.heads, self.hd, inner = cfg.heads, cfg.hd, cfg.heads * cfg.hd
         self.attn_dropout = cfg.attn_dropout
         if cfg.attn == 'mha':
-            self.qkv = nn.Linear(cfg.dim, 3 * inner)  # fused: one matmul for q, k and v
+            self.qkv = nn.Linear(cfg.dim, 3 * inner, bias=cfg.bias)  # fused: one matmul for q, k and v
         else:
             # Multi-head latent attention (DeepSeek-V2): keys and values are up-projected from one
             # shared low-rank latent, queries optionally from their own. Kept: the down/up projections
@@ -228,8 +239,8 @@ class MLP(nn.Module):
         self.swiglu = cfg.ffn == 'swiglu'
         if self.swiglu:  # three matrices instead of two: 2/3 of the width keeps the parameters equal
             hidden = int(round(hidden * 2 / 3))
-        self.fc1 = nn.Linear(cfg.dim, 2 * hidden if self.swiglu else hidden)
-        self.fc2 = nn.Linear(hidden, cfg.dim)
+        self.fc1 = nn.Linear(cfg.dim, 2 * hidden if self.swiglu else hidden, bias=cfg.bias)
+        self.fc2 = nn.Linear(hidden, cfg.dim, bias=cfg.bias)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x):
@@ -274,6 +285,22 @@ class Block(nn.Module):
         return out + drop_path(self.ls2(self.mlp(self.norm2(out))), self.drop_path, self.training)
 
 
+class PatchPixelNorm(nn.Module):
+    """patch_norm: LayerNorm over each p x p x C pixel patch (vit-pytorch's norm before the patch projection),
+    done in image layout so the projection that follows stays a strided conv."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.p = cfg.patch_size
+        self.norm = nn.LayerNorm([cfg.in_chans, self.p, self.p])
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        p = self.p
+        patches = x.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)  # (B, gh, gw, C, p, p)
+        return self.norm(patches).permute(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)
+
+
 def make_patch_embed(cfg):
     p = cfg.patch_size
     if cfg.patch_embed == 'linear':  # a strided conv is exactly a linear map of each patch
@@ -294,7 +321,9 @@ class ViT(nn.Module):
     def __init__(self, cfg: ViTConfig):
         super().__init__()
         self.cfg = cfg
+        self.pixel_norm = PatchPixelNorm(cfg) if cfg.patch_norm else nn.Identity()
         self.patch_embed = make_patch_embed(cfg)
+        self.token_norm = make_norm(cfg, cfg.dim) if cfg.patch_norm else nn.Identity()
         self.cls_token = nn.Parameter(torch.zeros(1, cfg.n_cls, cfg.dim))
         self.dist = nn.Parameter(torch.zeros(1, 1, cfg.dim)) if cfg.dist_token else None
         self.reg_token = nn.Parameter(torch.zeros(1, cfg.n_reg, cfg.dim)) if cfg.n_reg else None
@@ -313,10 +342,13 @@ class ViT(nn.Module):
         self.norm = make_norm(cfg, cfg.dim)
         self.head = nn.Linear(cfg.n_cls * cfg.dim if cfg.pool == 'cls' else cfg.dim, cfg.num_classes)
         self.head_dist = nn.Linear(cfg.dim, cfg.num_classes) if cfg.dist_token else None
-        self.apply(self._init)
-        for p in (self.cls_token, self.dist, self.reg_token, getattr(self, 'pos_embed', None)):
-            if isinstance(p, nn.Parameter):
+        if cfg.init == 'trunc_normal':
+            self.apply(self._init)
+        for p in (self.cls_token, self.dist, self.reg_token):
+            if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
+        if isinstance(getattr(self, 'pos_embed', None), nn.Parameter):
+            nn.init.trunc_normal_(self.pos_embed, std=cfg.pos_std)  # cut at +-2 (absolute), as timm
 
     @staticmethod
     def _init(m):
@@ -330,7 +362,7 @@ class ViT(nn.Module):
         """Output tokens after the final norm: (B, n_prefix + patches, dim), or only the first
         `last_rows` of them, which the last block then computes alone."""
         cfg = self.cfg
-        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = self.token_norm(self.patch_embed(self.pixel_norm(x)).flatten(2).transpose(1, 2))
         prefix = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.dist, self.reg_token) if t is not None]
         if cfg.pos_emb == 'learned' and not cfg.cls_pos:
             x = x + self.pos_embed
