@@ -53,7 +53,7 @@ class ViTConfig:
     dist_token: bool = False
     init: str = 'trunc_normal'  # weights: ViT paper's truncated normal (std 0.02) or PyTorch's default init
     pos_std: float = 0.02      # init std of learned position embeddings (vit-pytorch: 1.0)
-    patch_norm: bool = False   # LayerNorm on each patch's pixels before the projection and on the tokens after
+    patch_norm: bool = False   # LayerNorm on each patch's pixels before the projection (linear only) and on the tokens after
     bias: bool = True          # biases on the qkv, fc1 and fc2 linears (minivit's reference has none)
 
     def __post_init__(self):
@@ -87,10 +87,6 @@ class ViTConfig:
             raise ValueError("q_rank and kv_rank only apply to attn=mla")
         if self.pos_std < 0:
             raise ValueError(f"pos_std={self.pos_std} must be >= 0")
-        if self.patch_norm and self.patch_embed != 'linear':
-            raise ValueError("patch_norm=True normalises raw pixel patches: it needs patch_embed=linear")
-        if self.patch_init == 'whiten' and self.patch_norm:
-            raise ValueError("patch_init=whiten whitens raw pixel patches: it cannot follow patch_norm=True")
         if self.patch_init == 'whiten' and self.patch_embed != 'linear':
             raise ValueError("patch_init=whiten needs patch_embed=linear (it whitens raw pixel patches)")
 
@@ -321,7 +317,7 @@ class ViT(nn.Module):
     def __init__(self, cfg: ViTConfig):
         super().__init__()
         self.cfg = cfg
-        self.pixel_norm = PatchPixelNorm(cfg) if cfg.patch_norm else nn.Identity()
+        self.pixel_norm = PatchPixelNorm(cfg) if cfg.patch_norm and cfg.patch_embed == 'linear' else nn.Identity()
         self.patch_embed = make_patch_embed(cfg)
         self.token_norm = make_norm(cfg, cfg.dim) if cfg.patch_norm else nn.Identity()
         self.cls_token = nn.Parameter(torch.zeros(1, cfg.n_cls, cfg.dim))
@@ -399,9 +395,10 @@ class ViT(nn.Module):
 def whiten_patch_embed(model, images, n_patches=20000, eps=1e-4):
     """patch_init=whiten: the first min(dim, C*p*p) output channels become the principal components
     of pixel patches, scaled to unit variance (PCA whitening, as airbench's first layer); the rest keep
-    their random init. images: float tensor (N, C, H, W), already normalised like training input."""
+    their random init. images: float tensor (N, C, H, W), already normalised like training input; with
+    patch_norm the statistics are those of the normalised patches, which is what the projection sees."""
     conv, p = model.patch_embed, model.cfg.patch_size
-    patches = F.unfold(images.float(), p, stride=p).transpose(1, 2).flatten(0, 1)  # (N*L, C*p*p)
+    patches = F.unfold(model.pixel_norm(images.float()), p, stride=p).transpose(1, 2).flatten(0, 1)  # (N*L, C*p*p)
     patches = patches[torch.randperm(len(patches), generator=torch.Generator().manual_seed(0))[:n_patches]]
     mean = patches.mean(0)
     cov = torch.cov(patches.T)
