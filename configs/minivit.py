@@ -11,6 +11,8 @@
 # at N(0, 0.02) (reference: zero); random erasing's area goes to 1/3 (reference: 0.4).
 preset = 'minivit'      # dim 96, depth 9, 12 heads, MLP x2, 2 CLS tokens, 2D sincos positions, patch 4
 bias = False            # no bias on qkv, fc1, fc2: this is what makes 674,890 parameters
+patch_norm = False      # the reference has no LayerNorms around the patch projection
+pos_std = 0.02          # unused: its positions are fixed sincos
 init = 'torch'          # PyTorch's default init, as the reference
 batch_size = 512
 lr = 2e-3

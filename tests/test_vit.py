@@ -183,6 +183,7 @@ def closed_form_params(cfg):
     """Parameter count of a linear-patch, GELU, LayerNorm, MHA ViT (the baseline and the presets)."""
     D, K, N, h = cfg.dim, cfg.num_classes, cfg.grid ** 2, int(cfg.mlp_ratio * cfg.dim)
     patch = cfg.in_chans * cfg.patch_size ** 2 * D + D
+    patch += (2 * cfg.in_chans * cfg.patch_size ** 2 + 2 * D) if cfg.patch_norm else 0  # LayerNorm gains and biases
     tokens = cfg.n_prefix * D + ((N + cfg.n_prefix) * D if cfg.pos_emb == 'learned' else 0)
     block = 2 * 2 * D + (3 * D * D + 3 * D) + (D * D + D) + (D * h + h) + (h * D + D)
     head = cfg.n_cls * D * K + K
@@ -191,7 +192,8 @@ def closed_form_params(cfg):
 
 def test_baseline_params_closed_form():
     cfg = ViTConfig()
-    assert count_params(ViT(cfg)) == closed_form_params(cfg) == 2_693_578
+    assert count_params(ViT(cfg)) == closed_form_params(cfg) == 2_694_058
+    assert closed_form_params(ViTConfig(patch_norm=False)) == 2_693_578
 
 
 def test_presets_dims_and_params():
@@ -214,8 +216,9 @@ def test_minivit_params():
     cfg = ViTConfig(**PRESETS['minivit'])
     assert (cfg.n_cls, cfg.pos_emb, cfg.mlp_ratio) == (2, 'sincos2d', 2.0)
     # the reference's qkv, fc1 and fc2 linears have no bias: 9 blocks x (3 x 96 + 192 + 96) = 5,184 fewer
-    assert count_params(ViT(cfg)) == 680_074
-    assert count_params(ViT(ViTConfig(**PRESETS['minivit'], bias=False))) == 674_890
+    assert count_params(ViT(ViTConfig(**PRESETS['minivit'], patch_norm=False))) == 680_074
+    # the reference has no patch norms (patch_norm adds 2 x 48 + 2 x 96 = 288), configs/minivit.py switches them off
+    assert count_params(ViT(ViTConfig(**PRESETS['minivit'], patch_norm=False, bias=False))) == 674_890
 
 
 def test_bias_false_drops_exactly_qkv_fc1_fc2_biases():
@@ -229,7 +232,7 @@ def test_init_and_pos_std():
     std is 1/sqrt(3 fan_in); the learned position table has std pos_std either way."""
     torch.manual_seed(0)
     cfg = dict(TINY, dim=64)
-    vit_init, torch_init = ViT(ViTConfig(**cfg)), ViT(ViTConfig(**cfg, init='torch', pos_std=1.0))
+    vit_init, torch_init = ViT(ViTConfig(**cfg, init='trunc_normal', pos_std=0.02)), ViT(ViTConfig(**cfg))
     w1, w2 = vit_init.blocks[0].mlp.fc1.weight, torch_init.blocks[0].mlp.fc1.weight
     assert abs(w1.std().item() - 0.02) < 0.002
     assert abs(w2.std().item() - 1 / math.sqrt(3 * 64)) < 0.004
@@ -239,7 +242,7 @@ def test_init_and_pos_std():
 
 def test_patch_norm_normalises_each_patch_and_each_token():
     torch.manual_seed(0)
-    model = ViT(ViTConfig(**TINY, patch_norm=True))
+    model = ViT(ViTConfig(**TINY))
     x = 3 * torch.randn(2, 3, 16, 16) + 1
     patches = F.unfold(model.pixel_norm(x), 4, stride=4)  # (B, C*p*p, L): each column one patch
     assert torch.allclose(patches.mean(1), torch.zeros(2, 16), atol=1e-5)
@@ -355,7 +358,7 @@ def test_whitening_decorrelates_fitted_patches(dim):
     # correlated pixels: smooth images (upsampled 4x4 noise) with shared colour, plus a little noise
     x = F.interpolate(torch.randn(50, 1, 4, 4), size=16, mode='bilinear') * torch.tensor([1.0, 0.8, 0.5]).view(1, 3, 1, 1)
     x = x + 0.1 * torch.randn(50, 3, 16, 16) + 0.3
-    model = ViT(ViTConfig(**{**TINY, 'dim': dim}, patch_init='whiten'))
+    model = ViT(ViTConfig(**{**TINY, 'dim': dim}, patch_init='whiten', patch_norm=False))  # raw pixel patches
     k = whiten_patch_embed(model, x)  # 50 images x 16 patches = 800 < n_patches: fitted on all of them
     assert k == min(dim, 48)
     with torch.no_grad():
