@@ -23,7 +23,8 @@ PALETTE = [plt.get_cmap('tab20')(i) for i in range(0, 20, 2)] + [plt.get_cmap('t
 
 # Words for the slides. TITLES also fixes the order of the deck (plots/slides.py); a study not named here
 # keeps its folder name. WORDS: a flag's name on an axis; the part in brackets is dropped inside a sentence.
-TITLES = dict(baseline='Baseline ViT', patch_size='Patch size', model_size='Width x depth', heads='Number of heads',
+TITLES = dict(baseline='Baseline ViT', recipe='Old defaults vs a plain training loop', patch_size='Patch size',
+              model_size='Width x depth', heads='Number of heads',
               patch_embed='Patch embedding', norm='LayerNorm vs RMSNorm, QK-norm', ffn='GELU MLP vs SwiGLU',
               pos_emb='Position embedding', registers='Register tokens', multi_cls='Several CLS tokens',
               mla='Low-rank latent attention (MLA)', layerscale='LayerScale', augment='Augmentation and regularisation',
@@ -39,6 +40,7 @@ WORDS = dict(patch_size='patch size (pixels)', dim='width (channels)', depth='de
              cutmix='cutmix alpha', repeat_aug='repeated augmentation', ema='EMA decay', distill='distillation',
              dist_token='distillation token', drop_path='drop path', batch_size='batch size', epochs='epochs',
              test_acc='test accuracy (%)', val_acc='validation accuracy (%)', train_acc='training accuracy (%)',
+             init='weight init', pos_std='position init std', patch_norm='patch LayerNorm', bias='linear biases',
              train_loss='training loss', val_loss='validation loss', flops_per_image='forward MFLOPs per image')
 DATASETS = dict(cifar10='CIFAR-10', cifar100='CIFAR-100', synthetic='synthetic data')
 # config keys that differ between variants without being what the study sweeps
