@@ -7,9 +7,11 @@
 
 Globals below are the config. Read top to bottom: config, setup, loop, test.
 """
+import hashlib
 import json
 import math
 import os
+import platform
 import resource
 import signal
 import subprocess
@@ -243,10 +245,31 @@ def git_commit():
         return 'unknown'
 
 
+def machine():
+    """A short model string for the figures: the GPU's name, else the CPU's (from /proc/cpuinfo on Linux)."""
+    if device_type == 'cuda':
+        return torch.cuda.get_device_name()
+    cpu = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+    except OSError:
+        pass
+    return f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def recipe():
+    """The config files this run read (a study's recipe), with a hash and the text: the log says what ran."""
+    files = [a for a in sys.argv[1:] if not a.startswith('--')]
+    texts = [open(f).read() for f in files]
+    return [{'path': f, 'sha256': hashlib.sha256(t.encode()).hexdigest()[:16], 'text': t} for f, t in zip(files, texts)]
+
+
 step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
-log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config,
+log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': recipe(),
        'model': {'params': n_params, 'flops_per_image': flops},
-       'env': {'torch': torch.__version__, 'device': device, 'git_commit': git_commit()},
+       'data': {'train': len(train_x), 'val': len(val_x), 'test': len(ds['test_x'])},
+       'env': {'torch': torch.__version__, 'device': device, 'machine': machine(), 'git_commit': git_commit()},
        'history': [], 'final': {}}
 if resume:
     try:

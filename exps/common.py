@@ -3,8 +3,11 @@
 A study script is a grid of flag overrides: [(variant name, {flag: value}), ...]. `run` trains every
 variant for every seed, one at a time (two trainings would share the cores and distort img/s), and
 leaves runs/<study>/<variant>_s<seed>/log.json. Rerunning a study skips the runs that finished.
+Every train.py command is: the recipe (a config file, optional), then the budget and the study's shared
+flags, then the grid's flags, then the seed and any other --flag=value: later ones win.
 
     python exps/patch_size.py --seeds=3 --time_limit=10 --dataset=imagefolder --data_dir=/tmp/data/cifar10
+    python exps/patch_size.py configs/cpu10.py --epochs=30 --time_limit=0 --seeds=0,1,2   # a recipe, an epoch budget
     python exps/patch_size.py --smoke          # seconds: synthetic data, tiny model, 2 steps
     python exps/patch_size.py --list           # print the runs, train nothing
     python exps/patch_size.py --only=patch2,patch8   # a part of the grid
@@ -27,9 +30,11 @@ def parse(study):
     """The study's arguments; unknown --flag=value arguments are kept as train.py overrides."""
     p = argparse.ArgumentParser(prog=f"exps/{study}.py", description=f"the {study} study: trains every "
                                 "variant x seed with train.py; other --flag=value arguments go to train.py")
-    p.add_argument('--seeds', type=int, default=1, help='seeds 0..N-1 per variant (plots show mean and spread)')
-    p.add_argument('--epochs', type=int, default=0, help='epochs per run (0 = train.py default)')
-    p.add_argument('--time_limit', type=float, default=0, help='minutes of training per run (0 = none)')
+    p.add_argument('recipe', nargs='?', default='', help='a config file (e.g. configs/cpu10.py) read first by every run')
+    p.add_argument('--seeds', type=seed_list, default=[0], help='N = seeds 0..N-1, or a list: 0,1,2 (plots show mean and spread)')
+    p.add_argument('--epochs', type=int, default=None, help="epochs per run (default: the recipe's, else train.py's)")
+    p.add_argument('--time_limit', type=float, default=None, help="minutes of training per run; 0 = none, which "
+                   "turns off a recipe's time budget for an epoch budget (default: the recipe's, else none)")
     p.add_argument('--dataset', default='', help='train.py --dataset (default: train.py default)')
     p.add_argument('--data_dir', default='', help='train.py --data_dir')
     p.add_argument('--out_dir', default='runs', help='runs go to out_dir/<study>/<variant>_s<seed>')
@@ -40,15 +45,29 @@ def parse(study):
     for arg in extra:
         if not (arg.startswith('--') and '=' in arg):
             p.error(f"{arg}: extra train.py flags are written --name=value")
+    if args.recipe and not os.path.isfile(args.recipe):
+        p.error(f"recipe {args.recipe}: no such config file (a plain-assignment .py file, e.g. configs/cpu10.py)")
     args.study, args.extra = study, dict(a[2:].split('=', 1) for a in extra)
     return args
 
 
+def seed_list(text):
+    """'3' -> [0, 1, 2]; '0,2,5' -> [0, 2, 5] (a single chosen seed: '4,')."""
+    try:
+        seeds = [int(s) for s in text.split(',') if s.strip()] if ',' in text else list(range(int(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a count (3) or a comma-separated list (0,1,2)") from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: at least one seed, each >= 0, none twice")
+    return seeds
+
+
 def base_flags(args):
-    """Flags every run of the study shares: smoke settings first, so the grid and the user override them."""
+    """Flags every run of the study shares: smoke settings first, so the grid and the user override them.
+    A budget given on the command line (even 0) is passed, so it beats the recipe's."""
     flags = dict(SMOKE) if args.smoke else {}
     for k in ('epochs', 'time_limit', 'dataset', 'data_dir'):
-        if getattr(args, k):
+        if getattr(args, k) not in (None, ''):
             flags[k] = getattr(args, k)
     return flags
 
@@ -57,7 +76,10 @@ def train_size(args):
     """Training images left after the validation split (data_scaling sizes its subsets by it)."""
     sys.path.insert(0, ROOT)
     import data
-    flags = {**base_flags(args), **args.extra}
+    recipe = {}
+    if args.recipe:  # the recipe may name the dataset and the validation split
+        exec(open(args.recipe).read(), {}, recipe)
+    flags = {**recipe, **base_flags(args), **args.extra}
     ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'))
     return len(ds['train_x']) - int(flags.get('val_size', 5000))
 
@@ -89,11 +111,11 @@ def run(args, grid, seeds=None, study=None):
         order = json.load(open(order_path)) if os.path.exists(order_path) else []
         with open(order_path, 'w') as f:
             json.dump(order + [v for v, _ in grid if v not in order], f)
-    for seed in range(seeds or args.seeds):  # seed-major: one full pass over the grid comes first
+    for seed in (range(seeds) if seeds else args.seeds):  # seed-major: one full pass over the grid comes first
         for variant, overrides in grid:
             name = f"{variant}_s{seed}"
             flags = {**base_flags(args), **overrides, 'seed': seed, **args.extra, 'out_dir': out_dir, 'name': name}
-            cmd = [sys.executable, TRAIN] + [f"--{k}={v}" for k, v in flags.items()]
+            cmd = [sys.executable, TRAIN] + ([args.recipe] if args.recipe else []) + [f"--{k}={v}" for k, v in flags.items()]
             if args.list:
                 print(name, ' '.join(cmd[2:]))
                 continue

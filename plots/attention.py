@@ -4,7 +4,6 @@ test image, and the mean attention distance of every head against depth (ViT pap
     python plots/attention.py --runs=runs --out=report/figures [--ckpt=runs/x/y/ckpt_best.pt]
 """
 import numpy as np
-import matplotlib.pyplot as plt
 import torch
 
 import common
@@ -36,7 +35,8 @@ def mean_distance(probs, cfg):
     return (a * dist).sum(-1).mean(dim=(0, 2))
 
 
-def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8):
+def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
+    """Writes the figures; found (a dict), if given, receives {'name', 'distance': per-layer mean over heads}."""
     ckpt = ckpt or common.best_checkpoint(common.load_runs(runs_dir), vit=True)
     if ckpt is None:
         print('attention: no finished ViT run with a checkpoint')
@@ -45,7 +45,9 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8):
     x, _, raw, _ = common.test_images(config, n)
     maps = attention_maps(model, x)
     cfg, L, H = model.cfg, len(maps), min(maps[0].shape[1], max_heads)
-    fig, axes = plt.subplots(L, H + 1, figsize=(2.4 * (H + 1), 2.4 * L + 0.8), squeeze=False)
+    runs = common.run_of(ckpt)
+    fig = common.figure(runs)
+    axes = fig.subplots(L, H + 1, squeeze=False)
     for l, probs in enumerate(maps):
         axes[l, 0].imshow(raw[0].permute(1, 2, 0).numpy().squeeze())
         axes[l, 0].set_ylabel(f"layer {l + 1}")
@@ -56,17 +58,21 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8):
                 axes[l, h + 1].set_title(f"head {h + 1}")
         for ax in axes[l]:
             ax.set_xticks([]), ax.set_yticks([])
-    fig.suptitle(f"CLS-to-patch attention, {config['name']}" + (f" (first {H} heads)" if H < maps[0].shape[1] else ''))
+    fig.suptitle(f"CLS-to-patch attention of {config['name']}" + (f" (first {H} heads)" if H < maps[0].shape[1] else ''))
     paths = common.save(fig, out_dir, 'attention_maps')
 
-    fig, ax = plt.subplots(figsize=(9, 6.5))
+    fig = common.figure(runs)
+    ax = fig.subplots()
     d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
+    if found is not None:
+        found.update(name=config['name'], distance=d.mean(1).tolist())
     for l in range(L):
         ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color='tab:blue', alpha=0.7)
     ax.plot(np.arange(1, L + 1), d.mean(1), color='black', label='mean over heads')
-    ax.set_xlabel('layer')
+    ax.set_xlabel('layer (block)')
     ax.set_ylabel('mean attention distance (pixels)')
-    ax.set_title(f"attention distance per head, {config['name']}")
+    ax.set_ylim(bottom=0)
+    fig.suptitle(f"How far each head looks, {config['name']}")
     ax.legend()
     return paths + common.save(fig, out_dir, 'attention_distance')
 

@@ -1,4 +1,5 @@
-"""Shared by the plot scripts: read runs/**/log.json, one colour per variant, slide style, save PNG + PDF."""
+"""Shared by the plot scripts: read the logs, one colour per variant, words for flag names, the budget /
+dataset / machine line every figure carries, slide style, save PNG + PDF."""
 import glob
 import json
 import os
@@ -13,10 +14,55 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the analysis plots load checkpoints through models.py
 
+# 16:9 at 12.8 x 7.2 inches: at 100 dpi exactly 1280x720 with these font sizes (PNGs are saved at 150 dpi)
+FIGSIZE = (12.8, 7.2)
 plt.rcParams.update({'font.size': 16, 'axes.titlesize': 18, 'axes.labelsize': 16, 'legend.fontsize': 13,
-                     'xtick.labelsize': 14, 'ytick.labelsize': 14, 'lines.linewidth': 2.5,
-                     'axes.spines.top': False, 'axes.spines.right': False, 'savefig.bbox': 'tight'})
+                     'xtick.labelsize': 14, 'ytick.labelsize': 14, 'lines.linewidth': 2.5, 'figure.titlesize': 22,
+                     'axes.spines.top': False, 'axes.spines.right': False})
 PALETTE = [plt.get_cmap('tab20')(i) for i in range(0, 20, 2)] + [plt.get_cmap('tab20')(i) for i in range(1, 20, 2)]
+
+# Words for the slides. TITLES also fixes the order of the deck (plots/slides.py); a study not named here
+# keeps its folder name. WORDS: a flag's name on an axis; the part in brackets is dropped inside a sentence.
+TITLES = dict(baseline='Baseline ViT', recipe='Old defaults vs a plain training loop', patch_size='Patch size',
+              model_size='Width x depth', heads='Number of heads',
+              patch_embed='Patch embedding', norm='LayerNorm vs RMSNorm, QK-norm', ffn='GELU MLP vs SwiGLU',
+              pos_emb='Position embedding', registers='Register tokens', multi_cls='Several CLS tokens',
+              mla='Low-rank latent attention (MLA)', layerscale='LayerScale', augment='Augmentation and regularisation',
+              optimizer='Optimizer', distill='Distillation from a ResNet-18', resnet='ResNet vs ViT',
+              data_scaling='Data scaling: ViT vs ResNet', best='Best combination vs baseline')
+WORDS = dict(patch_size='patch size (pixels)', dim='width (channels)', depth='depth (blocks)', heads='attention heads',
+             head_dim='head width (channels)', mlp_ratio='MLP ratio', ffn='feed-forward', norm='normalisation',
+             qk_norm='QK-norm', patch_embed='patch embedding', pos_emb='position embedding',
+             cls_pos='position on the CLS token', pool='pooling', n_cls='CLS tokens', n_reg='register tokens',
+             layerscale='LayerScale init', attn='attention', q_rank='query rank', kv_rank='key/value rank',
+             model='model', subset='training images', optimizer='optimizer', lr='learning rate',
+             weight_decay='weight decay', augment='augmentation policy', erasing='random erasing', mixup='mixup alpha',
+             cutmix='cutmix alpha', repeat_aug='repeated augmentation', ema='EMA decay', distill='distillation',
+             dist_token='distillation token', drop_path='drop path', batch_size='batch size', epochs='epochs',
+             test_acc='test accuracy (%)', val_acc='validation accuracy (%)', train_acc='training accuracy (%)',
+             init='weight init', pos_std='position init std', patch_norm='patch LayerNorm', bias='linear biases',
+             train_loss='training loss', val_loss='validation loss', flops_per_image='forward MFLOPs per image')
+DATASETS = dict(cifar10='CIFAR-10', cifar100='CIFAR-100', synthetic='synthetic data')
+# config keys that differ between variants without being what the study sweeps
+NOT_SWEPT = {'seed', 'name', 'out_dir', 'resume', 'overwrite', 'teacher', 'data_dir', 'workers', 'debug',
+             'log_interval', 'compile', 'device', 'dtype', 'num_classes', 'in_chans', 'img_size'}
+
+
+def words(flag, sentence=False):
+    """'patch_size' -> 'patch size (pixels)'; in a sentence, 'patch size'."""
+    w = WORDS.get(flag, flag.replace('_', ' '))
+    return re.sub(r' \(.*\)$', '', w) if sentence else w
+
+
+def slug(study):
+    """A study as part of a file name: 'cpu_3min/patch_size' -> 'cpu_3min_patch_size'."""
+    return study.replace(os.sep, '_')
+
+
+def title(study):
+    """'cpu_3min/patch_size' -> 'Patch size' (the folder above the study is the budget, said elsewhere)."""
+    name = os.path.basename(study)
+    return TITLES.get(name, name.replace('_', ' '))
 
 
 def variant_of(name):
@@ -30,17 +76,21 @@ def natural_key(s):
 
 
 def load_runs(runs_dir):
-    """Every readable log under runs_dir, with 'study' (folder under runs_dir), 'variant' and 'dir' added."""
+    """Every log under runs_dir: a run folder's log.json (runs/<study>/<name>/log.json) or a log kept as
+    <study>/<name>.json (results/). Adds 'study' (the folder path above the run, relative to runs_dir:
+    'patch_size', or 'cpu_3min/patch_size' when reading results/), 'variant' and 'dir' (the run folder)."""
     runs = []
-    for path in sorted(glob.glob(os.path.join(runs_dir, '**', 'log.json'), recursive=True)):
+    for path in sorted(glob.glob(os.path.join(runs_dir, '**', '*.json'), recursive=True)):
         try:
             with open(path) as f:
                 log = json.load(f)
         except (OSError, ValueError):
             print(f"skip unreadable {path}", file=sys.stderr)
             continue
-        rel = os.path.relpath(os.path.dirname(path), runs_dir).split(os.sep)
-        log.update(study=rel[0] if len(rel) > 1 else '.', variant=variant_of(log['name']), dir=os.path.dirname(path))
+        if not (isinstance(log, dict) and {'name', 'status', 'config', 'history'} <= set(log)):
+            continue  # order.json, benchmark output
+        run_dir = os.path.dirname(path) if os.path.basename(path) == 'log.json' else os.path.splitext(path)[0]
+        log.update(study=os.path.relpath(os.path.dirname(run_dir), runs_dir), variant=variant_of(log['name']), dir=run_dir)
         runs.append(log)
     return runs
 
@@ -78,15 +128,108 @@ def plot_every_study(runs_dir, out_dir, plot_study):
 
 
 def summary(group):
-    """Mean/std of test accuracy over the done runs of one variant, and its cost figures."""
+    """Mean/std (over seeds) of test and best validation accuracy over the done runs of one variant, and
+    its cost figures."""
     done = [r for r in group if r['status'] == 'done' and r['final'].get('test_acc') is not None]
     acc = np.array([r['final']['test_acc'] for r in done])
+    val = np.array([r['final'].get('best_val_acc', np.nan) for r in done])
     rates = [np.median([h['img_per_s'] for h in r['history']]) for r in group if r['history']]
     return dict(n=len(group), done=len(done), diverged=sum(r['status'] == 'diverged' for r in group),
                 acc=acc.mean() if len(acc) else float('nan'), std=acc.std(ddof=1) if len(acc) > 1 else 0.0,
+                val=val.mean() if len(val) else float('nan'), val_std=val.std(ddof=1) if len(val) > 1 else 0.0,
                 params=group[0]['model']['params'], flops=group[0]['model']['flops_per_image'],
                 img_s=float(np.mean(rates)) if rates else float('nan'),
                 time_s=float(np.mean([r['final'].get('train_time_s', np.nan) for r in done])) if done else float('nan'))
+
+
+def swept(variants):
+    """The config flags whose value differs between the variants of a study (what it sweeps)."""
+    configs = [g[0]['config'] for g in variants.values()]
+    keys = sorted({k for c in configs for k in c} - NOT_SWEPT)
+    return [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+
+
+def labels(variants):
+    """({variant: tick label}, axis label): the swept flag's value and its words when the study sweeps one
+    flag (patch_size: '2', '4', '8' and 'patch size (pixels)'), else the variant names and the flags' words."""
+    flags = swept(variants)
+    if len(flags) == 1:
+        return {v: str(g[0]['config'].get(flags[0])) for v, g in variants.items()}, words(flags[0])
+    return {v: v for v in variants}, ' x '.join(words(f) for f in flags) if 0 < len(flags) <= 2 else 'variant'
+
+
+def budget(config):
+    """'3 min per run' or '30 epochs per run' (and a step cap, e.g. in smoke runs)."""
+    e = config.get('epochs')
+    b = f"{config['time_limit']:g} min per run" if config.get('time_limit') else f"{e} epoch{'s' if e != 1 else ''} per run"
+    return b + (f", at most {config['max_steps']} steps" if config.get('max_steps') else '')
+
+
+def dataset(config):
+    """'CIFAR-10': the dataset flag in words; an ImageFolder by its folder name."""
+    name = config.get('dataset')
+    if name == 'imagefolder':
+        name = os.path.basename(os.path.normpath(config.get('data_dir', ''))) or 'imagefolder'
+    return DATASETS.get(name, name)
+
+
+def machine(log):
+    """The model string train.py records (env.machine), else just the device of older logs."""
+    return log.get('env', {}).get('machine') or log.get('env', {}).get('device', '?')
+
+
+def context(runs):
+    """One line: dataset, budget, seeds per variant, machine; several values joined by ' / '."""
+    def each(f):
+        return ' / '.join(sorted({f(r) for r in runs})) or '?'
+    seeds = [len(g) for vs in by_study(runs).values() for g in vs.values()]
+    return (f"{each(lambda r: dataset(r['config']))} | {each(lambda r: budget(r['config']))} | "
+            f"{n_seeds(seeds)} per variant | {each(machine)}")
+
+
+def figure(runs=None, **kw):
+    """A 16:9 figure (constrained layout); with runs, it says their budget, dataset and machine at the bottom."""
+    fig = plt.figure(figsize=FIGSIZE, layout='constrained', **kw)
+    if runs:
+        fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))  # keep the bottom line free for the stamp
+        fig.text(0.01, 0.012, context(runs), fontsize=12, color='0.3')
+    return fig
+
+
+def n_seeds(ns):
+    """'3 seeds', '2-3 seeds', '1 seed' from the seed counts of some variants."""
+    ns = sorted(set(ns)) or [0]
+    return f"{ns[0] if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'} seed{'s' if ns[-1] > 1 else ''}"
+
+
+def seeds_label(ns):
+    """Legend text of an error bar: 'std over 3 seeds'."""
+    return f"std over {n_seeds(ns)}"
+
+
+def finding(variants):
+    """One sentence computed from a study's logs: the variant best on validation (mean ± std over seeds)
+    against the worst, and its test accuracy, e.g. 'patch size 2 is best on val: 61.2 ± 0.4% (3 seeds)
+    vs 55.0% for 8; test 60.8%'. Says when the gap is within the seed spread."""
+    rows = {v: summary(g) for v, g in variants.items()}
+    ok = {v: r for v, r in rows.items() if r['done'] and np.isfinite(r['val'])}
+    diverged = sum(r['diverged'] for r in rows.values())
+    tail = f"; {diverged} of {sum(r['n'] for r in rows.values())} runs diverged" if diverged else ''
+    if not ok:
+        return 'no run has finished yet' + tail
+    ticks, _ = labels(variants)
+    flags = swept(variants)
+    subject = f"{words(flags[0], sentence=True)} " if len(flags) == 1 else ''
+    pct = lambda r: f"{100 * r['val']:.1f}" + (f" ± {100 * r['val_std']:.1f}" if r['done'] > 1 else '') + '%'
+    best = max(ok, key=lambda v: ok[v]['val'])
+    worst = min((v for v in ok if v != best), key=lambda v: ok[v]['val'], default=best)
+    if len(ok) == 1:
+        return f"{ticks[best]}: val {pct(ok[best])}, test {100 * ok[best]['acc']:.1f}% ({n_seeds([ok[best]['done']])})" + tail
+    text = (f"{subject}{ticks[best]} is best on val: {pct(ok[best])} ({n_seeds([ok[best]['done']])}) vs "
+            f"{pct(ok[worst])} for {ticks[worst]}; test {100 * ok[best]['acc']:.1f}%")
+    if min(ok[best]['done'], ok[worst]['done']) >= 2 and ok[best]['val'] - ok[worst]['val'] < ok[best]['val_std'] + ok[worst]['val_std']:
+        text += '; the gap is within the seed spread'
+    return text + tail
 
 
 def save(fig, out_dir, stem):
@@ -97,6 +240,12 @@ def save(fig, out_dir, stem):
         fig.savefig(p, dpi=150)
     plt.close(fig)
     return paths
+
+
+def run_of(ckpt):
+    """The log of the run a checkpoint belongs to (for the budget line of an analysis figure); [] if none."""
+    run_dir = os.path.dirname(os.path.abspath(ckpt))
+    return [r for r in load_runs(os.path.dirname(run_dir)) if os.path.abspath(r['dir']) == run_dir]
 
 
 def best_checkpoint(runs, vit):

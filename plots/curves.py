@@ -1,35 +1,53 @@
 """Train and val loss and accuracy against epoch, one figure per study, one line per variant
-(mean over seeds; the band spans min to max when a variant has several seeds).
+(mean over seeds; with several seeds a band spans min to max).
 
     python plots/curves.py --runs=runs --out=report/figures
 """
 import numpy as np
-import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 import common
 
-PANELS = [('train_loss', 'train loss'), ('val_loss', 'val loss'), ('train_acc', 'train acc'), ('val_acc', 'val acc')]
+PANELS = ['train_loss', 'val_loss', 'train_acc', 'val_acc']
 
 
-def plot_study(study, variants, colour, out_dir):
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9), sharex=True)
+def draw(fig, variants, colour):
+    """Draw one study's curves into fig (a figure or a slide); returns the 2 x 2 axes."""
+    axes = fig.subplots(2, 2, sharex=True)
+    seeds = []
     for variant, group in variants.items():
         n = min(len(r['history']) for r in group)  # epochs every seed reached
         if n == 0:
             continue
         epochs = np.array([h['epoch'] for h in group[0]['history'][:n]]) + 1
-        for ax, (key, title) in zip(axes.flat, PANELS):
-            y = np.array([[h[key] for h in r['history'][:n]] for r in group], dtype=float)
+        for ax, key in zip(axes.flat, PANELS):
+            scale = 100 if key.endswith('acc') else 1
+            y = np.array([[h[key] for h in r['history'][:n]] for r in group], dtype=float) * scale
             ax.plot(epochs, y.mean(0), color=colour[variant], label=variant, marker='o' if n < 4 else None)
             if len(group) > 1:
                 ax.fill_between(epochs, y.min(0), y.max(0), color=colour[variant], alpha=0.2)
-            ax.set_title(title)
+        seeds.append(len(group))
+    for ax, key in zip(axes.flat, PANELS):
+        ax.set_title(common.words(key))
+    last = max((h['epoch'] + 1 for g in variants.values() for r in g for h in r['history']), default=1)
     for ax in axes[1]:
         ax.set_xlabel('epoch')
-    axes[0, 0].legend(loc='best')
-    fig.suptitle(f"{study}: curves ({len(variants)} variants, seeds per variant: "
-                 f"{'/'.join(sorted({str(len(g)) for g in variants.values()}))})")
-    return common.save(fig, out_dir, f"curves_{study}")
+        ax.set_xlim(0.5, last + 0.5)
+        if last <= 12:
+            ax.set_xticks(range(1, last + 1))  # MaxNLocator falls back to fractions on a one-epoch axis
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    band = f"\nband: min to max over {common.n_seeds(s for s in seeds if s > 1)}" if max(seeds, default=1) > 1 else ''
+    axes[0, 1].legend(*axes[0, 0].get_legend_handles_labels(), loc='upper left', bbox_to_anchor=(1.02, 1),
+                      title=f"variant{band}", fontsize=12 if len(variants) <= 8 else 10)
+    return axes
+
+
+def plot_study(study, variants, colour, out_dir):
+    fig = common.figure([r for g in variants.values() for r in g])
+    draw(fig, variants, colour)
+    fig.suptitle(f"{common.title(study)}: training curves")
+    return common.save(fig, out_dir, f"curves_{common.slug(study)}")
 
 
 def main(runs_dir, out_dir):

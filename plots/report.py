@@ -27,17 +27,14 @@ def main(runs_dir, out_dir, note=''):
     link = lambda stem: (f"![{stem}](figures/{stem}.png) ([pdf](figures/{stem}.pdf))\n"
                          if os.path.join(fig_dir, f"{stem}.png") in written and os.path.exists(os.path.join(fig_dir, f"{stem}.png")) else '')
     lines = [f"# vitlab report\n\n{len(runs)} runs from `{runs_dir}`. {note}\n",
-             'Accuracy: test set, best-validation checkpoint, mean ± std over seeds. Cost: params, forward '
-             'FLOPs per image, median training img/s, training time. Budget, seeds and machine: see each '
-             'run\'s log (`config.epochs`, `config.time_limit`, `env`).\n']
-    for study, md in tables.items():
-        budgets = sorted({(r['config'].get('epochs'), r['config'].get('time_limit'), r['env'].get('device'))
-                          for r in runs if r['study'] == study})
-        budget = '; '.join(f"epochs={e}, time_limit={t} min, device={d}" for e, t, d in budgets)
-        seeds = sorted({len(g) for g in common.by_study([r for r in runs if r['study'] == study])[study].values()})
-        budget += f"; seeds per variant: {'/'.join(map(str, seeds))}"
-        lines += [f"## {study}\n", f"Budget: {budget}. LaTeX: [tables/{study}.tex](tables/{study}.tex)\n", md,
-                  link(f"ablation_{study}"), link(f"curves_{study}")]
+             'Accuracy: best validation accuracy, and the test accuracy of the best-validation checkpoint, '
+             'mean ± std over seeds. Cost: params, forward FLOPs per image, median training img/s, training '
+             'time. Dataset, budget, seeds and machine: the line above each table, read from the logs.\n']
+    studies = common.by_study(runs)
+    for study, md in tables.items():  # the table's first line says dataset, budget, seeds and machine
+        tex = f"tables/{common.slug(study)}.tex"
+        lines += [f"## {study}\n", f"Finding (computed from the logs): {common.finding(studies[study])}\n",
+                  f"LaTeX: [{tex}]({tex})\n", md, link(f"ablation_{common.slug(study)}"), link(f"curves_{common.slug(study)}")]
     analysis = [link(s) for s in ('pca_features', 'pca_patch_tokens', 'attention_maps', 'attention_distance')]
     if any(analysis):
         lines += ['## Analysis: best ViT vs best ResNet\n'] + analysis

@@ -1,5 +1,6 @@
-"""One markdown and one LaTeX table per study: test accuracy mean and std over seeds, runs done,
-params, FLOPs, img/s and train time. Prints the markdown.
+"""One markdown and one LaTeX table per study: validation and test accuracy, mean ± std over seeds,
+seeds done, and the cost: params, FLOPs, img/s and train time. A line above each table gives the
+dataset, budget, seeds and machine, read from the logs. Prints the markdown.
 
     python plots/table.py --runs=runs --out=report/tables
 """
@@ -7,22 +8,27 @@ import os
 
 import common
 
-COLUMNS = ['variant', 'runs done', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
+COLUMNS = ['variant', 'seeds done', 'val acc (%)', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
 
 
 def rows(variants):
     out = []
     for v, group in variants.items():
         s = common.summary(group)
-        acc = f"{100 * s['acc']:.2f} ± {100 * s['std']:.2f}" if s['done'] > 1 else f"{100 * s['acc']:.2f}" if s['done'] else '-'
+        pm = lambda m, sd: f"{100 * m:.2f} ± {100 * sd:.2f}" if s['done'] > 1 else f"{100 * m:.2f}" if s['done'] else '-'
         done = f"{s['done']}/{s['n']}" + (f" ({s['diverged']} diverged)" if s['diverged'] else '')
-        out.append([v, done, acc, f"{s['params'] / 1e6:.2f}", f"{s['flops'] / 1e6:.1f}", f"{s['img_s']:.0f}",
-                    f"{s['time_s'] / 60:.1f}" if s['done'] else '-'])
+        out.append([v, done, pm(s['val'], s['val_std']), pm(s['acc'], s['std']), f"{s['params'] / 1e6:.2f}",
+                    f"{s['flops'] / 1e6:.1f}", f"{s['img_s']:.0f}", f"{s['time_s'] / 60:.1f}" if s['done'] else '-'])
     return out
 
 
+def caption(study, variants):
+    """'Patch size: CIFAR-10 | 3 min per run | 1 seed per variant | AMD EPYC, 2 cores'"""
+    return f"{common.title(study)}: {common.context([r for g in variants.values() for r in g])}"
+
+
 def markdown(study, variants):
-    lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+    lines = [f"{caption(study, variants)}\n", '| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
     return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows(variants)]) + '\n'
 
 
@@ -31,7 +37,7 @@ def latex(study, variants):
     body = [' & '.join(esc(c) for c in r) + r' \\' for r in rows(variants)]
     return '\n'.join([r'\begin{tabular}{l' + 'r' * (len(COLUMNS) - 1) + '}', r'\toprule',
                       ' & '.join(esc(c) for c in COLUMNS) + r' \\', r'\midrule'] + body +
-                     [r'\bottomrule', r'\end{tabular}', f"% study: {esc(study)}"]) + '\n'
+                     [r'\bottomrule', r'\end{tabular}', f"% {esc(caption(study, variants))}"]) + '\n'
 
 
 def main(runs_dir, out_dir):
@@ -41,7 +47,7 @@ def main(runs_dir, out_dir):
     for study, variants in common.by_study(common.load_runs(runs_dir)).items():
         tables[study] = markdown(study, variants)
         for ext, text in (('md', tables[study]), ('tex', latex(study, variants))):
-            with open(os.path.join(out_dir, f"{study}.{ext}"), 'w') as f:
+            with open(os.path.join(out_dir, f"{common.slug(study)}.{ext}"), 'w') as f:
                 f.write(text)
     return tables
 

@@ -1,11 +1,12 @@
 """Studies (exps/) and figures (plots/).
 
-Trained for real in smoke mode (synthetic data, tiny model, 2 steps): exps/baseline.py with 2 seeds and
-exps/distill.py (a ResNet-18 teacher, then a plain, a soft and a hard student): they give ViT and ResNet
+Trained for real in smoke mode (synthetic data, tiny model, 2 steps): exps/baseline.py with 2 seeds and a
+recipe (a config file), and exps/distill.py (a ResNet-18 teacher, then a plain, a soft and a hard student): they give ViT and ResNet
 checkpoints for the analysis plots. Every other study is checked through --list: each listed run's flags
 must be train.py flags, the ViT ones must build a valid ViTConfig, and the swept values must be there.
 The runner's skip / resume / continue-after-failure logic is tested against a fake train.py.
 """
+import hashlib
 import importlib.util
 import json
 import os
@@ -30,13 +31,14 @@ import common as plot_common  # noqa: E402
 import curves  # noqa: E402
 import pca  # noqa: E402
 import report  # noqa: E402
+import slides  # noqa: E402
 import table  # noqa: E402
 
 STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py; bench.py and the timm reference do not
                  if f.endswith('.py') and f != 'common.py' and 'common.parse(' in open(os.path.join(EXPS, f)).read())
 N_RUNS = dict(baseline=1, patch_size=3, model_size=9, heads=4, patch_embed=3, norm=8, ffn=2, pos_emb=11,
               registers=4, multi_cls=3, mla=6, layerscale=4, augment=13, optimizer=3, distill=4, resnet=4,
-              data_scaling=8, best=2)
+              data_scaling=8, best=2, recipe=9)
 SWEPT = dict(patch_size=('patch_size', {'2', '4', '8'}), heads=('heads', {'1', '3', '8', '96'}),
              model_size=('dim', {'96', '192', '256'}), patch_embed=('patch_embed', {'linear', 'overlap', 'conv'}),
              norm=('norm', {'layernorm', 'rmsnorm'}), ffn=('ffn', {'gelu', 'swiglu'}),
@@ -53,16 +55,26 @@ def study(name, *args):
                           capture_output=True, text=True, timeout=300)
 
 
+RECIPE = "label_smoothing = 0.05  # a recipe: every run of the study reads it first\n"
+
+
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
+def recipe(tmp_path_factory):
+    path = tmp_path_factory.mktemp('recipe') / 'recipe.py'
+    path.write_text(RECIPE)
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory, recipe):
     out = tmp_path_factory.mktemp('runs')
-    for name, extra in (('baseline', ['--seeds=2']), ('distill', [])):
+    for name, extra in (('baseline', [recipe, '--seeds=2']), ('distill', [])):
         r = study(name, '--smoke', f"--out_dir={out}", *extra)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     return str(out)
 
 
-def test_smoke_studies_write_valid_logs(runs):
+def test_smoke_studies_write_valid_logs(runs, recipe):
     logs = {os.path.relpath(os.path.dirname(p), runs): json.load(open(p)) for p in
             (os.path.join(d, 'log.json') for d, _, files in os.walk(runs) if 'log.json' in files)}
     assert set(logs) == {'baseline/vit_s0', 'baseline/vit_s1', 'distill/teacher_resnet18_s0', 'distill/vit_s0',
@@ -73,6 +85,12 @@ def test_smoke_studies_write_valid_logs(runs):
         assert log['config']['dataset'] == 'synthetic' and log['config']['max_steps'] == 2
         assert log['config']['seed'] == int(rel[-1]) and 0 <= log['final']['test_acc'] <= 1
         assert os.path.exists(os.path.join(runs, rel, 'ckpt_best.pt'))
+        assert log['data'] == {'train': 500, 'val': 100, 'test': 200} and log['env']['machine'].strip(), rel
+        if rel.startswith('baseline'):  # the recipe was read, and the log says which one
+            assert log['config']['label_smoothing'] == 0.05
+            assert log['recipe'] == [{'path': recipe, 'sha256': hashlib.sha256(RECIPE.encode()).hexdigest()[:16], 'text': RECIPE}]
+        else:
+            assert log['config']['label_smoothing'] == 0.1 and log['recipe'] == []
     assert logs['distill/teacher_resnet18_s0']['config']['model'] == 'resnet18'
     soft, hard = logs['distill/soft_s0']['config'], logs['distill/hard_s0']['config']
     assert soft['distill'] == 'soft' and soft['teacher'] == os.path.join(runs, 'distill', 'teacher_resnet18_s0', 'ckpt_best.pt')
@@ -187,6 +205,15 @@ def test_report_runs_every_plot_and_links_only_existing_figures(runs, tmp_path):
     text = open(report.main(str(logs_only), str(tmp_path / 'report'))).read()
     links = re.findall(r'\]\((figures/[^)]+)\)', text)
     assert links and not any('pca' in l or 'attention' in l or 'distill' in l for l in links)
+
+
+def test_slides_analysis_pages_from_checkpoints(runs, tmp_path):
+    pages = {p['title']: p for p in slides.main(runs, str(tmp_path / 'slides.pdf'))}
+    pca_page, attn_page = pages['PCA of features: ViT vs ResNet'], pages['Attention: how far each head looks']
+    assert not pca_page['missing'] and not attn_page['missing'], (pca_page, attn_page)
+    assert re.fullmatch(r'class separation of pooled test features: (ViT|ResNet) 0\.\d\d vs (ViT|ResNet) 0\.\d\d .*', pca_page['finding'])
+    assert re.search(r'mean attention distance \d+\.\d px in its one layer', attn_page['finding'])  # smoke ViT: 1 block
+    assert not pages['Baseline ViT']['missing'] and pages['Baseline ViT']['finding'].startswith('vit: val ')
 
 
 def test_table_mean_and_std_over_seeds(runs, tmp_path):

@@ -1,0 +1,144 @@
+"""The slide deck and the talk-figure rules, on small fabricated logs in the log schema of DESIGN.md
+(no training): page count, missing studies marked, computed findings, bars from zero, no error bar from
+one seed. Also the study runner's recipe, budget and seed arguments (through --list, nothing trains)."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.container import ErrorbarContainer
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, 'plots'))
+import ablation  # noqa: E402
+import common  # noqa: E402
+import slides  # noqa: E402
+
+# (study, variant, {flag: value}, [(val acc, test acc) per seed]); model/flags as the study scripts set them
+FAKE = [('patch_size', 'patch2', dict(patch_size=2), [(0.50, 0.49), (0.54, 0.52)]),
+        ('patch_size', 'patch8', dict(patch_size=8), [(0.60, 0.61), (0.62, 0.60)]),
+        ('resnet', 'vit', {}, [(0.35, 0.34)]),
+        ('resnet', 'resnet18', dict(model='resnet18'), [(0.47, 0.46)]),
+        ('data_scaling', 'vit_10pct', dict(subset=4500), [(0.20, 0.21)]),
+        ('data_scaling', 'vit_100pct', dict(subset=0), [(0.40, 0.41)]),
+        ('data_scaling', 'resnet18_10pct', dict(model='resnet18', subset=4500), [(0.35, 0.36)]),
+        ('data_scaling', 'resnet18_100pct', dict(model='resnet18', subset=0), [(0.55, 0.52)])]
+
+
+def fake_log(name, flags, seed, val, test):
+    config = dict(model='vit', patch_size=4, dim=192, depth=6, heads=3, mlp_ratio=4.0, pos_emb='learned', pool='cls',
+                  dataset='cifar10', data_dir='data', val_size=5000, subset=0, batch_size=128, epochs=30, time_limit=0.0,
+                  max_steps=0, lr=1e-3, weight_decay=0.05, label_smoothing=0.1, optimizer='adamw', augment='none',
+                  dtype='bfloat16', num_classes=10, seed=seed, name=name, out_dir='runs/x')
+    config.update(flags)
+    train = config['subset'] or 45000
+    history = [dict(epoch=e, step=100 * (e + 1), lr=1e-3, train_loss=2.0 - e / 10, train_acc=0.3 + e / 20, val_loss=1.9 - e / 10,
+                    val_acc=val - (2 - e) / 50, epoch_time_s=60.0, img_per_s=200.0) for e in range(3)]
+    return dict(name=name, status='done', config=config, recipe=[dict(path='configs/cpu10.py', sha256='0123abcd', text='')],
+                model=dict(params=11e6 if config['model'] == 'resnet18' else 2.7e6, flops_per_image=3.2e8),
+                data=dict(train=train, val=5000, test=10000),
+                env=dict(torch='2.x', device='cpu', machine='Test CPU, 2 cores', git_commit='abc'), history=history,
+                final=dict(test_acc=test, test_loss=1.0, best_val_acc=val, best_epoch=2, train_time_s=180.0, peak_mem_mb=1.0))
+
+
+@pytest.fixture
+def logs(tmp_path):
+    """runs/<study>/<name>/log.json, except resnet, kept as results/ keeps logs: <study>/<name>.json."""
+    for study, variant, flags, seeds in FAKE:
+        for seed, (val, test) in enumerate(seeds):
+            name = f"{variant}_s{seed}"
+            path = tmp_path / study / (f"{name}.json" if study == 'resnet' else os.path.join(name, 'log.json'))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(fake_log(name, flags, seed, val, test)))
+    (tmp_path / 'bench.json').write_text(json.dumps({'config': {}, 'rows': []}))  # not a log: skipped
+    return str(tmp_path)
+
+
+def test_deck_pages_missing_studies_and_computed_findings(logs, tmp_path):
+    out = str(tmp_path / 'deck' / 'slides.pdf')
+    pages = slides.main(logs, out)
+    studies = slides.expected_studies()
+    assert len(studies) >= 18 and len(pages) == 2 + len(studies) + 3  # title, setup, studies, PCA, attention, conclusions
+    pdf = open(out, 'rb').read()
+    assert pdf.startswith(b'%PDF-') and len(re.findall(rb'/Type\s*/Page\b', pdf)) == len(pages)
+    by_title = {p['title']: p for p in pages}
+    assert by_title['Number of heads']['missing'] and by_title['Number of heads']['finding'] == 'not run yet'
+    assert by_title['PCA of features: ViT vs ResNet']['missing'] and by_title['Attention: how far each head looks']['missing']
+    assert sum(p['missing'] for p in pages) == len(studies) - 3 + 2
+    val8 = [0.60, 0.62]
+    expected = f"patch size 8 is best on val: {100 * np.mean(val8):.1f} ± {100 * np.std(val8, ddof=1):.1f}% (2 seeds) vs 52.0 ± 2.8% for 2"
+    assert by_title['Patch size']['finding'].startswith(expected), by_title['Patch size']['finding']
+    assert 'within the seed spread' not in by_title['Patch size']['finding']
+    assert by_title['ResNet vs ViT']['finding'].startswith('model resnet18 is best on val: 47.0% (1 seed) vs 35.0% for vit')
+    scaling = by_title['Data scaling: ViT vs ResNet']['finding']
+    assert scaling == 'resnet18 - vit test accuracy: +15.0 points at 4,500 training images, +11.0 at 45,000', scaling
+    conclusions = by_title['Conclusions']['finding']
+    assert expected in conclusions and 'Not run yet: ' in conclusions and 'Number of heads' in conclusions.split('Not run yet: ')[1]
+    assert 'Patch size' not in conclusions.split('Not run yet: ')[1]
+
+
+def test_setup_lines_read_the_logs(logs):
+    text = '\n'.join(slides.setup_lines(common.load_runs(logs)))
+    assert 'patch 4, width 192, depth 6, 3 heads' in text and '45,000 train / 5,000 val / 10,000 test' in text
+    assert 'configs/cpu10.py (0123abcd)' in text and 'Test CPU, 2 cores' in text and '30 epochs per run' in text
+
+
+def test_bars_from_zero_error_bars_only_from_two_seeds(logs):
+    studies = common.by_study(common.load_runs(logs))
+    assert set(studies) == {'patch_size', 'resnet', 'data_scaling'}
+    colour = common.colours([r for vs in studies.values() for g in vs.values() for r in g])
+    fig = plt.figure()
+    ax, ax2 = ablation.draw(fig, studies['patch_size'], colour)
+    assert ax.get_ylim()[0] == 0 and ax.get_xlabel() == 'patch size (pixels)' and ax.get_ylabel() == 'test accuracy (%)'
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['2', '8']
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1 and bars[0].has_yerr
+    assert 'std over 2 seeds' in [t.get_text() for t in ax.get_legend().get_texts()]
+    mid = [seg.mean(0)[1] for seg in bars[0].lines[2][0].get_segments()]  # centre of each error bar: the mean
+    assert np.allclose(mid, [100 * np.mean([0.49, 0.52]), 100 * np.mean([0.61, 0.60])])
+    fig = plt.figure()
+    ax, ax2 = ablation.draw(fig, studies['resnet'], colour)  # one seed: no error bar anywhere
+    assert ax.get_ylim()[0] == 0 and ax.get_xlabel() == 'model'
+    assert not any(isinstance(c, ErrorbarContainer) for c in ax.containers)
+    assert not any(c.has_yerr for c in ax2.containers if isinstance(c, ErrorbarContainer))
+    assert not any('std' in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close('all')
+
+
+def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
+    runs = [r for r in common.load_runs(logs) if r['study'] == 'patch_size']
+    assert common.context(runs) == 'CIFAR-10 | 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
+    paths = ablation.main(logs, str(tmp_path / 'fig'))
+    assert {os.path.basename(p) for p in paths} >= {'ablation_patch_size.png', 'ablation_patch_size.pdf'}
+    w, h = plt.imread(str(tmp_path / 'fig' / 'ablation_patch_size.png')).shape[1::-1]
+    assert w / h == pytest.approx(16 / 9, abs=0.01) and w >= 1280
+
+
+def listed(*args):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'exps', 'patch_size.py'), *args, '--list'],
+                       capture_output=True, text=True, cwd=ROOT)
+    return r.returncode, r.stdout.splitlines(), r.stderr
+
+
+def test_study_takes_a_recipe_a_budget_and_seeds(tmp_path):
+    recipe = tmp_path / 'recipe.py'
+    recipe.write_text("time_limit = 10.0\nlabel_smoothing = 0.05\n")
+    code, lines, err = listed(str(recipe), '--epochs=3', '--time_limit=0', '--seeds=0,2', '--lr=3e-4')
+    assert code == 0, err
+    assert [l.split()[0] for l in lines] == ['patch2_s0', 'patch4_s0', 'patch8_s0', 'patch2_s2', 'patch4_s2', 'patch8_s2']
+    args = lines[0].split()[1:]
+    assert args[0] == str(recipe)  # first: the grid's flags and the budget come after and win
+    assert {'--epochs=3', '--time_limit=0.0', '--patch_size=2', '--seed=0', '--lr=3e-4'} <= set(args)
+    code, lines, _ = listed('--seeds=2')
+    assert code == 0 and [l.split()[0] for l in lines][-1] == 'patch8_s1' and not any('time_limit' in l for l in lines)
+    for bad, says in (([str(tmp_path / 'nope.py')], 'no such config file'), (['--seeds=1,x'], '--seeds'),
+                      (['--seeds=0,0'], 'none twice')):
+        code, _, err = listed(*bad)
+        assert code == 2 and says in err, err
