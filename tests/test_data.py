@@ -130,6 +130,11 @@ def test_too_big_for_memory_fails_before_decoding_with_the_estimate(tmp_path, mo
     with pytest.raises(data.DataError, match=r"synthetic at img_size=1024: 800 images of 3x1024x1024 are 2.3 GiB"):
         data.load_dataset('synthetic', '', 1024)
     assert data.load_dataset('synthetic', '', 32)['train_x'].shape == (600, 3, 32, 32)  # native size: nothing to check
+    monkeypatch.setattr(torch.cuda, 'mem_get_info', lambda device: (2**30, 80 * 2**30))  # a GPU with 1 GiB free
+    data.check_memory(1000, torch.Size([3, 224, 224]), 'cifar10', 'cuda:0')  # 0.14 GiB: fits
+    with pytest.raises(data.DataError, match=r"cifar10: 60,000 images of 3x224x224 are 8.4 GiB as uint8 but 1.0 GiB of "
+                                             r"cuda memory is free"):
+        data.check_memory(60000, torch.Size([3, 224, 224]), 'cifar10', 'cuda')
 
 
 @pytest.mark.parametrize('val_size, n, classes, want', [
