@@ -29,24 +29,26 @@ import techniques
 import vit
 
 # ----------------------------------------------------------------------------- config
-model = 'vit'                # vit | resnet18 | resnet34 | resnet50
+# model
+model = 'vit'                # the network
 preset = ''                  # ViT preset: tiny small base large huge minivit (applied before other flags)
 globals().update(vit.config_fields())  # every ViTConfig field (patch_size, dim, depth, ...) is a flag too
+img_size = 0                 # resize (shorter side) and center-crop every image to img_size x img_size; 0 = native
 # data
-dataset = 'cifar10'          # cifar10 | cifar100 | imagefolder | synthetic
-data_dir = 'data'
-val_size = 5000              # held out of train for model selection; the test set is used once
+dataset = 'cifar10'          # the data (cifar: torchvision downloads it into data_dir)
+data_dir = 'data'            # where the data is (imagefolder: data_dir/{train,test}/<class>/<image>), or goes
+val_size = 'auto'            # held out of train for model selection: a count, a share (0.1), or 10% (<= 5000, >= 1/class)
 subset = 0                   # train on this many images (0 = all that val_size leaves)
 # optimisation
-batch_size = 128
-epochs = 100
-lr = 1e-3
-min_lr = 1e-5
+batch_size = 128             # training batch
+epochs = 100                 # the schedule's length when there is no time_limit
+lr = 1e-3                    # peak learning rate
+min_lr = 1e-5                # end of the cosine
 warmup_epochs = 5            # as a fraction of `epochs`, it also sets the warmup of time-limited runs
-weight_decay = 0.05
+weight_decay = 0.05          # decoupled, on matrices and conv kernels only
 optimizer = 'adamw'          # adamw | lion (lr 3-10x lower, weight_decay 3-10x higher) | sgd (Nesterov; weight_decay ~5e-4)
 grad_clip = 1.0              # 0 = off
-label_smoothing = 0.1
+label_smoothing = 0.1        # cross-entropy label smoothing
 # training techniques (data.Loader does augmentation and mixing; techniques.py the rest)
 augment = 'none'             # per-image policy: none | autoaugment (CIFAR-10 policy) | randaugment | trivialaugment
 erasing = 0.0                # random-erasing probability per image
@@ -65,8 +67,8 @@ distill_tau = 1.0            # softmax temperature of soft distillation
 device = 'auto'              # auto = cuda, then mps, then cpu
 dtype = 'auto'               # auto = bfloat16 autocast on cuda and on CPUs with native bf16, else float32
 compile = 'auto'             # auto = on for cuda only (on this 2-core CPU it does not pay back, see README)
-seed = 0
-out_dir = 'runs'
+seed = 0                     # model init, batch order, augmentation
+out_dir = 'runs'             # runs go to out_dir/name
 name = ''                    # run folder out_dir/name; '' = a timestamp
 resume = False               # continue out_dir/name from ckpt_last.pt
 overwrite = False            # replace a run that already exists in out_dir/name
@@ -78,6 +80,22 @@ CHOICES = dict(vit.CHOICES, model=models.MODELS, dataset=data.DATASETS, optimize
                augment=data.AUGMENTS, distill=techniques.DISTILL,
                device=('auto', 'cpu', 'cuda', 'mps'), dtype=('auto', 'float32', 'bfloat16'),
                compile=('auto', 'True', 'False'), preset=('',) + tuple(vit.PRESETS))
+# The allowed values of every flag that is not a bool or a choice: a numeric range ('>= 1', 'in [0, 1)', typed
+# alternatives joined by 'or'; configurator.parse_range), or what a free-text flag holds. configurator checks
+# the ranges before anything loads; --help and the README's flag table show them; tests/test_flags.py fails
+# for a flag that has none. A new flag: one line here.
+RANGES = dict(
+    img_size='>= 0', in_chans='>= 1', num_classes='>= 1', patch_size='>= 1', dim='>= 1', depth='>= 1', heads='>= 1',
+    head_dim='>= 0', mlp_ratio='> 0', n_cls='>= 1', n_reg='>= 0', layerscale='>= 0', q_rank='>= 0', kv_rank='>= 0',
+    dropout='in [0, 1)', attn_dropout='in [0, 1)', drop_path='in [0, 1)', pos_std='>= 0',
+    data_dir='path', val_size='int >= 0 or float in (0, 1)', subset='>= 0',
+    batch_size='>= 1', epochs='>= 1', lr='>= 0', min_lr='>= 0', warmup_epochs='>= 0', weight_decay='>= 0',
+    grad_clip='>= 0', label_smoothing='in [0, 1)',
+    erasing='in [0, 1]', mixup='>= 0', cutmix='>= 0', mix_prob='in [0, 1]', mix_switch_prob='in [0, 1]',
+    repeat_aug='>= 1', workers='>= 0', ema='in [0, 1)', teacher='path', distill_alpha='in [0, 1]', distill_tau='> 0',
+    seed='in [0, 4294967295]', out_dir='path', name='folder name', time_limit='>= 0', max_steps='>= 0',
+    log_interval='>= 1',
+)
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
 
 
@@ -90,14 +108,24 @@ def fail(message, code=2):
 
 
 if '--help' in sys.argv[1:] or '-h' in sys.argv[1:]:
-    print(configurator.help_text(defaults, CHOICES))
+    print(configurator.help_text(defaults, CHOICES, RANGES, configurator.flag_docs(defaults, __file__, vit.__file__),
+                                 'usage: python train.py [config.py ...] [--name=value ...]  (config files are '
+                                 'plain assignments; later arguments win)'))
     sys.exit(0)
 debug = '--debug=True' in sys.argv
 try:
-    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
-except configurator.ConfigError as e:
+    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS, RANGES)
+    if config['model'] == 'vit':  # the model's own checks (heads divide dim, rope widths, ...) before any data
+        models.vit_config({**config, 'img_size': config['img_size'] or config['patch_size']})
+except (configurator.ConfigError, ValueError) as e:
     fail(e)
 globals().update(config)
+if os.path.isabs(name) or '..' in name.split(os.sep):
+    fail(f"--name={name!r} must be a folder name inside out_dir (relative, no '..')")
+if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+    fail(f"--out_dir={out_dir!r} is a file, not a folder")
+if teacher and not os.path.isfile(teacher):
+    fail(f"--teacher: checkpoint {teacher!r} does not exist")
 if distill != 'none' and not teacher:
     fail(f"--distill={distill} needs --teacher=path/to/ckpt_best.pt (a checkpoint train.py wrote)")
 if teacher and distill == 'none':
@@ -105,13 +133,6 @@ if teacher and distill == 'none':
 if distill == 'hard' and not (model == 'vit' and dist_token):
     fail("--distill=hard trains the distillation token's head: it needs --model=vit --dist_token=True "
          "(--distill=soft works with any model)")
-for _flag, _ok, _rule in [('erasing', 0 <= erasing <= 1, 'a probability in [0, 1]'), ('mixup', mixup >= 0, '>= 0'),
-                          ('cutmix', cutmix >= 0, '>= 0'), ('mix_prob', 0 <= mix_prob <= 1, 'in [0, 1]'),
-                          ('mix_switch_prob', 0 <= mix_switch_prob <= 1, 'in [0, 1]'), ('repeat_aug', repeat_aug >= 1, '>= 1'),
-                          ('workers', workers >= 0, '>= 0'), ('ema', 0 <= ema < 1, 'in [0, 1)'),
-                          ('distill_alpha', 0 <= distill_alpha <= 1, 'in [0, 1]'), ('distill_tau', distill_tau > 0, '> 0')]:
-    if not _ok:
-        fail(f"--{_flag}={config[_flag]!r} must be {_rule}")
 
 # ----------------------------------------------------------------------------- setup
 torch.manual_seed(seed)
@@ -161,13 +182,27 @@ if resume and not os.path.exists(last_path):
     fail(f"--resume=True but {last_path} does not exist (no epoch of this run finished yet)")
 
 try:
-    ds = data.load_dataset(dataset, data_dir)
+    ds = data.load_dataset(dataset, data_dir, img_size)
     (train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
 except data.DataError as e:
     fail(e)
+ds['train_x'] = ds['train_y'] = None  # the split holds copies: free the full set
+if ds['skipped']:
+    print(f"note: skipped {len(ds['skipped'])} unreadable image files (log['data']['skipped_files']), e.g. {ds['skipped'][0]}")
+if len(train_x) < batch_size:
+    fail(f"--batch_size={batch_size} is more than the {len(train_x)} training images (after val_size and subset)")
+if model == 'vit' and train_x.shape[2] != train_x.shape[3]:
+    fail(f"the images are {train_x.shape[3]}x{train_x.shape[2]} and the ViT needs square ones: pass --img_size=N")
 in_chans, img_size = train_x.shape[1], train_x.shape[2]
 num_classes = len(ds['classes'])
 config.update(num_classes=num_classes, in_chans=in_chans, img_size=img_size, device=device, dtype=dtype)
+data_log = {'train': len(train_x), 'val': len(val_x), 'test': len(ds['test_x']), 'skipped': len(ds['skipped']),
+            'skipped_files': ds['skipped'][:100]}  # the actual split and what could not be read
+if device_type == 'cuda':  # the loaders keep every image on the GPU
+    try:
+        data.check_memory(len(train_x) + len(val_x) + len(ds['test_x']), train_x.shape[1:], dataset, device)
+    except data.DataError as e:
+        fail(e)
 mean, std = data.channel_stats(train_x)
 train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment,
                            erasing=erasing, mixup=mixup, cutmix=cutmix, mix_prob=mix_prob, mix_switch_prob=mix_switch_prob,
@@ -268,7 +303,7 @@ def recipe():
 step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
 log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': recipe(),
        'model': {'params': n_params, 'flops_per_image': flops},
-       'data': {'train': len(train_x), 'val': len(val_x), 'test': len(ds['test_x'])},
+       'data': data_log,
        'env': {'torch': torch.__version__, 'device': device, 'machine': machine(), 'git_commit': git_commit()},
        'history': [], 'final': {}}
 if resume:

@@ -24,33 +24,33 @@ CHOICES = {
 
 @dataclass
 class ViTConfig:
-    img_size: int = 32
-    in_chans: int = 3
-    num_classes: int = 10
-    patch_size: int = 4
-    dim: int = 192
-    depth: int = 6
-    heads: int = 3
-    head_dim: int = 0          # 0 = dim // heads
-    mlp_ratio: float = 4.0
-    ffn: str = 'gelu'
-    norm: str = 'layernorm'
-    qk_norm: bool = False
-    patch_embed: str = 'linear'
-    pos_emb: str = 'learned'
+    img_size: int = 32         # input side (train.py: from the data)
+    in_chans: int = 3          # input channels (train.py: from the data)
+    num_classes: int = 10      # classes (train.py: from the data)
+    patch_size: int = 4        # patch side; must divide img_size
+    dim: int = 192             # width
+    depth: int = 6             # blocks
+    heads: int = 3             # attention heads
+    head_dim: int = 0          # per-head width; 0 = dim // heads
+    mlp_ratio: float = 4.0     # FFN hidden width / dim (swiglu: times 2/3, so parameters match)
+    ffn: str = 'gelu'          # feed-forward kind
+    norm: str = 'layernorm'    # every normalisation layer
+    qk_norm: bool = False      # normalise q and k per head before the dot product
+    patch_embed: str = 'linear'  # strided conv; overlapping conv (kernel > stride); conv stem then patchify
+    pos_emb: str = 'learned'   # how position enters (sincos: fixed; rope: rotary on q and k)
     cls_pos: bool = True       # prefix tokens (cls, dist, registers) get a position too
-    pool: str = 'cls'
-    n_cls: int = 1
-    n_reg: int = 0
+    pool: str = 'cls'          # what the head reads
+    n_cls: int = 1             # CLS tokens, concatenated for the head
+    n_reg: int = 0             # register tokens, dropped before the head
     layerscale: float = 0.0    # 0 = off, else the init value of the per-channel gain
-    attn: str = 'mha'
+    attn: str = 'mha'          # full attention or multi-head latent attention (low-rank q and kv)
     q_rank: int = 0            # MLA: 0 = full-rank queries
     kv_rank: int = 0           # MLA: width of the shared key/value latent
-    dropout: float = 0.0
-    attn_dropout: float = 0.0
-    drop_path: float = 0.0
-    patch_init: str = 'default'
-    dist_token: bool = False
+    dropout: float = 0.0       # dropout on embeddings and residual branches
+    attn_dropout: float = 0.0  # dropout on attention probabilities
+    drop_path: float = 0.0     # stochastic depth, linear over depth up to this rate
+    patch_init: str = 'default'  # whiten: the patch projection from the data's patch covariance
+    dist_token: bool = False   # DeiT distillation token and head
     # init, pos_std, patch_norm: the defaults learn fastest at small budgets (exps/recipe.py, README)
     init: str = 'torch'        # weights: PyTorch's default init, or the ViT paper's truncated normal (std 0.02)
     pos_std: float = 1.0       # init std of learned position embeddings (vit-pytorch's; the ViT paper's: 0.02)

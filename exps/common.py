@@ -75,13 +75,15 @@ def base_flags(args):
 def train_size(args):
     """Training images left after the validation split (data_scaling sizes its subsets by it)."""
     sys.path.insert(0, ROOT)
+    import configurator
     import data
     recipe = {}
     if args.recipe:  # the recipe may name the dataset and the validation split
         exec(open(args.recipe).read(), {}, recipe)
     flags = {**recipe, **base_flags(args), **args.extra}
-    ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'))
-    return len(ds['train_x']) - int(flags.get('val_size', 5000))
+    ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'), int(flags.get('img_size', 0)))
+    val = configurator.parse_value('val_size', str(flags.get('val_size', 'auto')), 'auto')
+    return len(data.split_train_val(ds['train_x'], ds['train_y'], val)[0][0])
 
 
 def status(run_dir):

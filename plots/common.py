@@ -262,7 +262,7 @@ def test_images(config, n):
     by class), normalised as in training (train-split stats). Returns x, labels, raw uint8, class names."""
     import torch
     import data
-    ds = data.load_dataset(config['dataset'], config['data_dir'])
+    ds = data.load_dataset(config['dataset'], config['data_dir'], config['img_size'])
     (train_x, _), _ = data.split_train_val(ds['train_x'], ds['train_y'], config['val_size'], config['subset'])
     mean, std = data.channel_stats(train_x)
     idx = torch.randperm(len(ds['test_x']), generator=torch.Generator().manual_seed(0))[:n]

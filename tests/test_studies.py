@@ -85,7 +85,8 @@ def test_smoke_studies_write_valid_logs(runs, recipe):
         assert log['config']['dataset'] == 'synthetic' and log['config']['max_steps'] == 2
         assert log['config']['seed'] == int(rel[-1]) and 0 <= log['final']['test_acc'] <= 1
         assert os.path.exists(os.path.join(runs, rel, 'ckpt_best.pt'))
-        assert log['data'] == {'train': 500, 'val': 100, 'test': 200} and log['env']['machine'].strip(), rel
+        assert log['data'] == {'train': 500, 'val': 100, 'test': 200, 'skipped': 0, 'skipped_files': []}, rel
+        assert log['env']['machine'].strip(), rel
         if rel.startswith('baseline'):  # the recipe was read, and the log says which one
             assert log['config']['label_smoothing'] == 0.05
             assert log['recipe'] == [{'path': recipe, 'sha256': hashlib.sha256(RECIPE.encode()).hexdigest()[:16], 'text': RECIPE}]

@@ -279,4 +279,4 @@ def test_distillation_runs_and_bad_combinations_stop(tmp_path):
     r = run_train(f'--out_dir={tmp_path}', '--name=bad', f'--teacher={tmp_path}/missing.pt', '--distill=soft')
     assert r.returncode == 2 and 'missing.pt' in r.stderr
     r = run_train(f'--out_dir={tmp_path}', '--name=bad', '--ema=1.0')
-    assert r.returncode == 2 and '--ema=1.0 must be in [0, 1)' in r.stderr
+    assert r.returncode == 2 and '--ema=1.0 must be float in [0, 1)' in r.stderr
