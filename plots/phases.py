@@ -16,25 +16,26 @@ LABELS = {'mha': 'multi-head', 'mla': 'latent (MLA)', 'qk_norm': 'QK-norm', 'rop
 
 
 def figure(result):
-    rows = result['results']
+    rows, cfg = result['results'], result['config']
     panels = list(dict.fromkeys((r['mode'], r['dtype']) for r in rows))
-    fig, axes = common.plt.subplots(1, len(panels), figsize=(2 + 2.2 * len({r['variant'] for r in rows}) * len(panels), 5.5),
-                                    squeeze=False, sharey=True)
-    for ax, (mode, dtype) in zip(axes[0], panels):
+    fig = common.figure()
+    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))  # the bottom line says data, steps and machine
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    for ax, (mode, dtype) in zip(axes, panels):
         sel = [r for r in rows if (r['mode'], r['dtype']) == (mode, dtype)]
         names, bottom = [LABELS.get(r['variant'], r['variant']) for r in sel], np.zeros(len(sel))
         for i, (key, label) in enumerate(PHASES):
             height = np.array([r[key] for r in sel])
             ax.bar(names, height, bottom=bottom, label=label, color=common.PALETTE[i])
             bottom += height
-        ax.set_title(f"{mode}, {'bf16' if dtype == 'bfloat16' else 'fp32'}")
+        ax.set_title(f"{mode}, {'bf16 autocast' if dtype == 'bfloat16' else 'fp32'}")
         ax.tick_params(axis='x', rotation=20)
-    cfg = result['config']
-    axes[0][0].set_ylabel('ms per train step (median)')
-    axes[0][-1].legend(loc='upper left', bbox_to_anchor=(1, 1), frameon=False)
-    fig.suptitle(f"ViT dim {cfg['dim']}, depth {cfg['depth']}, batch {cfg['batch_size']}, {result['device']}", fontsize=16)
+    axes[0].set_ylabel('ms per training step (median)')
+    axes[-1].legend(loc='upper left', bbox_to_anchor=(1, 1), frameon=False)
+    fig.suptitle(f"Where a training step's time goes: ViT width {cfg['dim']}, depth {cfg['depth']}, batch {cfg['batch_size']}")
+    fig.text(0.01, 0.012, f"{common.dataset(cfg)}, augmentation: {cfg['augment']} | median of {cfg['steps']} steps | "
+             f"{result['device']}, torch {result['torch']}", fontsize=12, color='0.3')
     return fig
-
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
