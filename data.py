@@ -329,15 +329,20 @@ def epoch_order(n, repeat_aug, generator):
 AUGMENTS = ('none', 'autoaugment', 'randaugment', 'trivialaugment')
 
 
-def make_policy(name):
-    """The per-image torchvision.transforms.v2 policy for `augment`, on uint8 CHW tensors."""
+def make_policy(name, color_jitter=0.0):
+    """The per-image torchvision.transforms.v2 policy for `augment`, on uint8 CHW tensors, then colour jitter
+    of strength s = color_jitter: brightness, contrast and saturation factors in [1 - s, 1 + s], hue shifted by up
+    to s/4 of the colour wheel (torchvision's ColorJitter, the four in random order per image). None: nothing to do."""
     from torchvision.transforms import v2
     if name not in AUGMENTS:
         raise DataError(f"augment={name!r} is not one of {', '.join(AUGMENTS)}")
-    return {'none': None,
-            'autoaugment': v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10),  # the learned CIFAR-10 policy
-            'randaugment': v2.RandAugment(),  # 2 ops, magnitude 9 (of 31)
-            'trivialaugment': v2.TrivialAugmentWide()}[name]
+    jitter = v2.ColorJitter(color_jitter, color_jitter, color_jitter, color_jitter / 4) if color_jitter else None
+    policy = {'none': None,
+              'autoaugment': v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10),  # the learned CIFAR-10 policy
+              'randaugment': v2.RandAugment(),  # 2 ops, magnitude 9 (of 31)
+              'trivialaugment': v2.TrivialAugmentWide()}[name]
+    steps = [t for t in (policy, jitter) if t is not None]
+    return v2.Compose(steps) if steps else None
 
 
 class PolicyBatches(torch.utils.data.Dataset):
@@ -371,14 +376,14 @@ class Loader:
     """Iterates over (images, labels) batches of a uint8 tensor kept on `device`.
 
     train=True: reshuffle each epoch, drop the last partial batch, then augment:
-      1. augment != 'none': a per-image torchvision policy (AutoAugment, ...) in `workers` DataLoader
-         processes over the host uint8 tensor, prefetching batches while the model steps;
+      1. augment != 'none' or color_jitter: a per-image torchvision policy (AutoAugment, ...), then colour
+         jitter, in `workers` DataLoader processes over the host uint8 tensor, prefetching batches while the model steps;
       2. on the device, on whole batches: pad-crop and flip, normalise, random erasing, mixup/cutmix.
     Images come out normalised float32 (autocast casts them as the model needs). Labels are int64, or
     soft targets (batch, num_classes) float32 when mixup or cutmix is on."""
 
     def __init__(self, x, y, batch_size, device, mean, std, train=False, crop_flip=True, seed=0,
-                 augment='none', erasing=0.0, mixup=0.0, cutmix=0.0, mix_prob=1.0, mix_switch_prob=0.5,
+                 augment='none', color_jitter=0.0, erasing=0.0, mixup=0.0, cutmix=0.0, mix_prob=1.0, mix_switch_prob=0.5,
                  repeat_aug=1, num_classes=0, workers=2):
         self.x, self.y = x.to(device), y.to(device)
         self.batch_size, self.train, self.crop_flip = batch_size, train, crop_flip
@@ -387,7 +392,7 @@ class Loader:
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.erasing, self.mixup, self.cutmix, self.mix_prob, self.mix_switch_prob = erasing, mixup, cutmix, mix_prob, mix_switch_prob
         self.repeat_aug, self.num_classes = repeat_aug, num_classes or int(y.max()) + 1
-        self.policy = make_policy(augment) if train else None
+        self.policy = make_policy(augment, color_jitter) if train else None
         if self.policy is not None:
             self.plan = EpochPlan()
             self.batches = torch.utils.data.DataLoader(

@@ -3,6 +3,7 @@
 train.py, the benchmark, distillation (teacher) and the analysis plots all build models here.
 """
 import dataclasses
+from collections import OrderedDict
 
 import torch
 
@@ -49,6 +50,23 @@ def load_model(path, device='cpu'):
     except Exception as e:
         raise ValueError(f"checkpoint {path!r} is not a readable train.py checkpoint ({type(e).__name__}: {e})") from None
     return model.to(device), ckpt['config']
+
+
+def load_resnet_stem(net, path, device='cpu'):
+    """--stem_init: copy the stem and stages of a train.py resnet18 checkpoint into the patch embedding of a
+    patch_embed=resnet18 ViT (BatchNorm statistics included; the 1x1 projection keeps its init). ValueError
+    naming the file when it is not a resnet18 or does not fit (other input channels)."""
+    resnet_net, cfg = load_model(path, device)
+    if cfg.get('model') != 'resnet18':
+        raise ValueError(f"stem_init {path!r} holds a model={cfg.get('model')} checkpoint; the stem needs a resnet18 one")
+    cnn = net.patch_embed[:2]  # stem and stages, named as in resnet.ResNet
+    source = torch.nn.Sequential(OrderedDict(stem=resnet_net.stem, stages=resnet_net.stages[:len(cnn.stages)]))
+    try:
+        cnn.load_state_dict(source.state_dict())
+    except RuntimeError as e:
+        why = ' '.join(str(e).split())
+        raise ValueError(f"stem_init {path!r} (trained with in_chans={cfg.get('in_chans')}) does not fit this "
+                         f"stem: {why[:300]}") from None
 
 
 def count_params(model):

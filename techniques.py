@@ -75,6 +75,11 @@ def autocast(device_type, dtype):
 def backward_step(loss, net, opt, grad_clip):
     """Backward, gradient clipping, optimizer step: the step train.py takes and exps/bench.py times."""
     loss.backward()
+    optimizer_step(net, opt, grad_clip)
+
+
+def optimizer_step(net, opt, grad_clip):
+    """Gradient clipping, optimizer step, gradients cleared (exps/bench.py --phases times it apart from the backward)."""
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
     opt.step()

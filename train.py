@@ -34,6 +34,8 @@ model = 'vit'                # the network
 preset = ''                  # ViT preset: tiny small base large huge minivit (applied before other flags)
 globals().update(vit.config_fields())  # every ViTConfig field (patch_size, dim, depth, ...) is a flag too
 img_size = 0                 # resize (shorter side) and center-crop every image to img_size x img_size; 0 = native
+stem_init = ''               # patch_embed=resnet18: start the stem from this train.py resnet18 checkpoint ('' = random)
+stem_freeze_epochs = 0       # patch_embed=resnet18: stem frozen (no gradients, BatchNorm in eval mode) for the first N epochs
 # data
 dataset = 'cifar10'          # the data (cifar: torchvision downloads it into data_dir)
 data_dir = 'data'            # where the data is (imagefolder: data_dir/{train,test}/<class>/<image>), or goes
@@ -51,6 +53,7 @@ grad_clip = 1.0              # 0 = off
 label_smoothing = 0.1        # cross-entropy label smoothing
 # training techniques (data.Loader does augmentation and mixing; techniques.py the rest)
 augment = 'none'             # per-image policy: none | autoaugment (CIFAR-10 policy) | randaugment | trivialaugment
+color_jitter = 0.0           # strength s in [0, 1]: brightness, contrast, saturation by up to s, hue by up to s/4 (0 = off)
 erasing = 0.0                # random-erasing probability per image
 mixup = 0.0                  # mixup alpha (0 = off)
 cutmix = 0.0                 # cutmix alpha (0 = off)
@@ -91,6 +94,7 @@ RANGES = dict(
     data_dir='path', val_size='int >= 0 or float in (0, 1)', subset='>= 0',
     batch_size='>= 1', epochs='>= 1', lr='>= 0', min_lr='>= 0', warmup_epochs='>= 0', weight_decay='>= 0',
     grad_clip='>= 0', label_smoothing='in [0, 1)',
+    color_jitter='in [0, 1]', stem_init='path', stem_freeze_epochs='>= 0',
     erasing='in [0, 1]', mixup='>= 0', cutmix='>= 0', mix_prob='in [0, 1]', mix_switch_prob='in [0, 1]',
     repeat_aug='>= 1', workers='>= 0', ema='in [0, 1)', teacher='path', distill_alpha='in [0, 1]', distill_tau='> 0',
     seed='in [0, 4294967295]', out_dir='path', name='folder name', time_limit='>= 0', max_steps='>= 0',
@@ -124,12 +128,15 @@ if os.path.isabs(name) or '..' in name.split(os.sep):
     fail(f"--name={name!r} must be a folder name inside out_dir (relative, no '..')")
 if os.path.exists(out_dir) and not os.path.isdir(out_dir):
     fail(f"--out_dir={out_dir!r} is a file, not a folder")
-if teacher and not os.path.isfile(teacher):
-    fail(f"--teacher: checkpoint {teacher!r} does not exist")
+for _flag in ('teacher', 'stem_init'):
+    if config[_flag] and not os.path.isfile(config[_flag]):
+        fail(f"--{_flag}: checkpoint {config[_flag]!r} does not exist")
 if distill != 'none' and not teacher:
     fail(f"--distill={distill} needs --teacher=path/to/ckpt_best.pt (a checkpoint train.py wrote)")
 if teacher and distill == 'none':
     fail("--teacher is set but --distill=none; choose --distill=soft or --distill=hard")
+if (stem_init or stem_freeze_epochs) and not (model == 'vit' and patch_embed == 'resnet18'):
+    fail("--stem_init and --stem_freeze_epochs act on the ResNet stem: they need --model=vit --patch_embed=resnet18")
 if distill == 'hard' and not (model == 'vit' and dist_token):
     fail("--distill=hard trains the distillation token's head: it needs --model=vit --dist_token=True "
          "(--distill=soft works with any model)")
@@ -204,7 +211,7 @@ if device_type == 'cuda':  # the loaders keep every image on the GPU
     except data.DataError as e:
         fail(e)
 mean, std = data.channel_stats(train_x)
-train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment,
+train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment, color_jitter=color_jitter,
                            erasing=erasing, mixup=mixup, cutmix=cutmix, mix_prob=mix_prob, mix_switch_prob=mix_switch_prob,
                            repeat_aug=repeat_aug, num_classes=num_classes, workers=workers)
 val_loader = data.Loader(val_x, val_y, 512, device, mean, std)
@@ -216,6 +223,11 @@ except ValueError as e:
     fail(e)
 if model == 'vit' and patch_init == 'whiten':
     vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
+if stem_init:
+    try:
+        models.load_resnet_stem(net, stem_init, device)
+    except ValueError as e:
+        fail(e)
 n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chans, img_size, img_size))
 opt = techniques.build_optimizer(optimizer, net, lr, weight_decay)
 ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eval is a small part of a run
@@ -309,7 +321,8 @@ log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config,
 if resume:
     try:
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
-        mismatch = [k for k in vit.config_fields().keys() | {'model', 'dataset', 'batch_size', 'subset', 'val_size'}
+        # the model and the data must match; check_attention is a debugging switch, free to change on resume
+        mismatch = [k for k in vit.config_fields().keys() - {'check_attention'} | {'model', 'dataset', 'batch_size', 'subset', 'val_size'}
                     if ckpt['config'].get(k) != config.get(k)]
         if mismatch:
             fail(f"{last_path} was trained with " + ', '.join(f"{k}={ckpt['config'].get(k)!r}" for k in sorted(mismatch))
@@ -374,6 +387,9 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
     epoch_start, epoch_steps = time.time(), 0
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    if stem_freeze_epochs:  # every epoch: evaluate() puts the whole net back in train mode
+        frozen = epoch < stem_freeze_epochs  # no gradients: the optimizer skips the stem (and its weight decay)
+        net.patch_embed[:2].requires_grad_(not frozen).train(not frozen)  # stem and stages; the projection trains
     bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2)
     for x, y in bar:
         progress = step / total_steps

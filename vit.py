@@ -4,16 +4,19 @@ Read top to bottom: config and presets, position helpers, attention, MLP, block,
 Token order inside the model: [cls * n_cls, dist?, reg * n_reg, patches].
 """
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import resnet
+
 CHOICES = {
     'ffn': ('gelu', 'swiglu'),
     'norm': ('layernorm', 'rmsnorm'),
-    'patch_embed': ('linear', 'overlap', 'conv'),
+    'patch_embed': ('linear', 'overlap', 'conv', 'resnet18'),
     'pos_emb': ('none', 'learned', 'sincos1d', 'sincos2d', 'rope1d', 'rope2d'),
     'pool': ('cls', 'mean'),
     'attn': ('mha', 'mla'),
@@ -56,6 +59,7 @@ class ViTConfig:
     pos_std: float = 1.0       # init std of learned position embeddings (vit-pytorch's; the ViT paper's: 0.02)
     patch_norm: bool = True    # LayerNorm on each patch's pixels before the projection (linear only) and on the tokens after
     bias: bool = True          # biases on the qkv, fc1 and fc2 linears (minivit's reference has none)
+    check_attention: bool = False  # debugging: assert softmax rows sum to 1, shapes, no NaN, in every attention
 
     def __post_init__(self):
         """Stop impossible configs here, naming the flag, so no half-built model ever runs."""
@@ -71,6 +75,9 @@ class ViTConfig:
         for name in ('dropout', 'attn_dropout', 'drop_path'):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if self.patch_embed == 'resnet18' and self.patch_size not in (1, 2, 4, 8):
+            raise ValueError(f"patch_embed=resnet18 strides by its stages (2 per stage after the first): patch_size={self.patch_size} "
+                             f"must be 1, 2, 4 or 8 (4: stem + 3 stages, the baseline's 64 tokens at 32x32)")
         if self.img_size % self.patch_size:
             raise ValueError(f"patch_size={self.patch_size} must divide img_size={self.img_size}")
         if self.head_dim == 0 and self.dim % self.heads:
@@ -205,6 +212,8 @@ class Attention(nn.Module):
         self.proj = nn.Linear(inner, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.keep_attn = False  # set True (analysis) to take the explicit path and keep .attn_probs
+        self.check, self.name = cfg.check_attention, 'attention'  # ViT names it 'block i' for check_attention's messages
+        self.expect = (cfg.heads, cfg.hd)  # check_attention's shapes come from the config, not from the code it checks
 
     def forward(self, x, rope=None, rows=None):
         """rows: only the first `rows` tokens query (all tokens still give keys and values)."""
@@ -219,14 +228,41 @@ class Attention(nn.Module):
         if rope is not None:
             q, k = apply_rope(q, *(r[:rows] for r in rope)), apply_rope(k, *rope)
         p_drop = self.attn_dropout if self.training else 0.0
-        if self.keep_attn or (x.device.type == 'cpu' and not SDPA_ON_CPU):
+        if self.keep_attn or self.check or (x.device.type == 'cpu' and not SDPA_ON_CPU):
             probs = (q @ k.transpose(-2, -1) / math.sqrt(self.hd)).softmax(dim=-1)
             self.attn_probs = probs.detach()
             y = F.dropout(probs, p_drop, self.training) @ v
+            if self.check:  # off: this test is all it costs
+                check_attention(self, x, rows, q, k, v, probs, y)
         else:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop)
         y = y.transpose(1, 2).reshape(B, q.shape[2], self.heads * self.hd)
         return self.drop(self.proj(y))
+
+
+def check_attention(attn, x, rows, q, k, v, probs, y):
+    """check_attention=True: shapes as the config says, no NaN or inf, softmax rows >= 0 that sum to 1 (to 1e-4 in
+    float32, 1e-2 in bf16/fp16). Raises AssertionError naming the block and head. Each test reads a value on the
+    host (a device sync), so this is a debugging flag, off by default."""
+    (B, T), (H, hd) = x.shape[:2], attn.expect
+    Tq = T if rows is None else min(rows, T)  # queries: every token, or the first `rows` (forward()'s last block)
+    want = {'q': (B, H, Tq, hd), 'k': (B, H, T, hd), 'v': (B, H, T, hd), 'softmax': (B, H, Tq, T), 'output': (B, H, Tq, hd)}
+    for (what, shape), t in zip(want.items(), (q, k, v, probs, y)):
+        if tuple(t.shape) != shape:
+            raise AssertionError(f"check_attention: {attn.name}: {what} has shape {tuple(t.shape)}, expected {shape} "
+                                 f"(batch, heads, tokens, head width) for input {tuple(x.shape)}")
+    for what, t in zip(want, (q, k, v, probs, y)):
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            b, h = bad.nonzero()[0, :2].tolist()
+            raise AssertionError(f"check_attention: {attn.name} head {h}: {what} has {int(bad.sum())} NaN/inf values (first in image {b})")
+    tol = 1e-4 if probs.dtype == torch.float32 else 1e-2
+    sums = probs.float().sum(-1)
+    bad = ((sums - 1).abs() > tol) | (probs < 0).any(-1)
+    if bad.any():
+        b, h, r = bad.nonzero()[0].tolist()
+        raise AssertionError(f"check_attention: {attn.name} head {h}: softmax row {r} of image {b} sums to "
+                             f"{sums[b, h, r].item():.6f} (min {probs[b, h, r].min().item():.3g}), not 1 with entries >= 0")
 
 
 class MLP(nn.Module):
@@ -300,6 +336,14 @@ class PatchPixelNorm(nn.Module):
 
 def make_patch_embed(cfg):
     p = cfg.patch_size
+    if cfg.patch_embed == 'resnet18':
+        # resnet.py's CIFAR ResNet-18 (3x3 stem, no max-pool), cut after stage log2(p) + 1: every stage after the
+        # first halves the side, so the stride is p and the token grid img/p, as for the other embeddings. p=4
+        # (stem + 3 stages, 256 channels) gives the baseline's 8x8 = 64 tokens at 32x32, so attention costs the
+        # same and only the embedding differs. A 1x1 conv projects the channels to dim.
+        n = int(math.log2(p)) + 1
+        cnn = resnet.ResNet(resnet.BasicBlock, [2] * n, in_chans=cfg.in_chans)  # resnet18's first n stages
+        return nn.Sequential(OrderedDict(stem=cnn.stem, stages=cnn.stages, proj=nn.Conv2d(64 * 2 ** (n - 1), cfg.dim, 1)))
     if cfg.patch_embed == 'linear':  # a strided conv is exactly a linear map of each patch
         return nn.Conv2d(cfg.in_chans, cfg.dim, p, stride=p)
     if cfg.patch_embed == 'overlap':  # kernel p + 2*pad > stride p, padded so the grid stays img/p
@@ -336,6 +380,8 @@ class ViT(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         rates = [cfg.drop_path * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]  # linear over depth
         self.blocks = nn.ModuleList(Block(cfg, r) for r in rates)
+        for i, block in enumerate(self.blocks):
+            block.attn.name = f"block {i}"
         self.norm = make_norm(cfg, cfg.dim)
         self.head = nn.Linear(cfg.n_cls * cfg.dim if cfg.pool == 'cls' else cfg.dim, cfg.num_classes)
         self.head_dist = nn.Linear(cfg.dim, cfg.num_classes) if cfg.dist_token else None
@@ -346,6 +392,10 @@ class ViT(nn.Module):
                 nn.init.trunc_normal_(p, std=0.02)
         if isinstance(getattr(self, 'pos_embed', None), nn.Parameter):
             nn.init.trunc_normal_(self.pos_embed, std=cfg.pos_std)  # cut at +-2 (absolute), as timm
+        if cfg.patch_embed == 'resnet18' and cfg.init == 'trunc_normal':  # the CNN keeps a resnet18's init (PyTorch's default)
+            for m in self.patch_embed[:2].modules():
+                if isinstance(m, nn.Conv2d):
+                    m.reset_parameters()
 
     @staticmethod
     def _init(m):

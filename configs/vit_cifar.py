@@ -11,6 +11,7 @@ heads = 12
 mlp_ratio = 1.0
 patch_size = 4
 pos_std = 1.0
+patch_norm = False      # the source projects raw patches
 init = 'torch'
 batch_size = 128
 lr = 1e-3

@@ -7,14 +7,22 @@ limit of the step rate.
     python exps/bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
     python exps/bench.py --model=resnet18
     python exps/bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
+    python exps/bench.py --phases=True --modes=eager --dtypes=bfloat16   # step time per phase, attention variants
     python exps/bench.py --tiny=True                       # seconds: the CI smoke test
 
 A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW
 (fused, as train.py), for every implementation. Each (implementation, mode, dtype) runs in a fresh process
 with an empty inductor cache, so its peak memory and its (cold) compile time are its own. Rates are
 medians over single timed steps: this shared 2-core VM drifts by 10-20% from minute to minute.
+
+--phases=True splits train.py's step into data wait (next batch from data.Loader: the per-image policies' wait
+and the on-device crop/flip/erasing/mixing), forward (with the loss), backward, and optimizer (clip, AdamW,
+zero_grad), for each of --variants on top of the other flags, in one process. Each phase ends with
+torch.cuda.synchronize on CUDA (wall time on the CPU, where ops run synchronously). The variants take their
+steps in turn, so the VM's drift hits them alike; plots/phases.py draws the JSON as stacked bars.
 """
 import importlib.util
+import itertools
 import json
 import os
 import resource
@@ -51,7 +59,10 @@ augment = 'none'
 erasing = 0.0
 mixup = 0.0
 cutmix = 0.0
+color_jitter = 0.0
 workers = 2
+phases = False               # per-phase step time (data wait, forward, backward, optimizer) of each of `variants`
+variants = 'mha,mla,qk_norm,rope2d'  # --phases: names of PHASE_VARIANTS, each on top of the other flags
 tiny = False                 # a tiny model, 3 steps, eager only: seconds (CI)
 out = ''                     # JSON path; '' = runs/bench/<model>-<time>.json
 one = ''                     # internal: "mode,dtype,impl" measured by this process
@@ -71,6 +82,12 @@ device, device_type = techniques.setup_device(device)  # as train.py
 # The flags both references can express; any other non-default ViT flag times ours alone.
 REFERENCE_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
 REFERENCES = {'timm': 'timm', 'vit-pytorch': 'vit_pytorch'}  # implementation: module that must be importable
+# --phases: attention variants at the configured shape; MLA's key/value latent is a third of the width (64 at dim 192)
+PHASE_VARIANTS = {'mha': {}, 'mla': dict(attn='mla', kv_rank=max(dim // 3, 1)), 'qk_norm': dict(qk_norm=True),
+                  'rope2d': dict(pos_emb='rope2d')}
+if phases and (model != 'vit' or not set(variants.split(',')) <= set(PHASE_VARIANTS)):
+    sys.exit(f"error: --phases times ViT variants: needs --model=vit and --variants from {', '.join(PHASE_VARIANTS)} "
+             f"(got --model={model} --variants={variants})")
 
 
 def sync():
@@ -160,11 +177,55 @@ def data_rate():
     ds = data.load_dataset(dataset, data_dir)
     x, y = ds['train_x'], ds['train_y']
     mean, std = data.channel_stats(x)
-    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, erasing=erasing,
-                         mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
+    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, color_jitter=color_jitter,
+                         erasing=erasing, mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
     batches_s, img_s = data.measure_rate(loader, n_batches=steps)
-    return {'augment': augment, 'erasing': erasing, 'mixup': mixup, 'cutmix': cutmix, 'workers': workers,
-            'batches_per_s': batches_s, 'img_s': img_s}
+    return {'augment': augment, 'color_jitter': color_jitter, 'erasing': erasing, 'mixup': mixup, 'cutmix': cutmix,
+            'workers': workers, 'batches_per_s': batches_s, 'img_s': img_s}
+
+
+def phase_times():
+    """--phases: median ms of each phase of train.py's step for every (variant, mode, dtype); see the docstring."""
+    ds = data.load_dataset(dataset, data_dir)
+    x, y = ds['train_x'], ds['train_y']
+    mean, std = data.channel_stats(x)
+    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, color_jitter=color_jitter,
+                         erasing=erasing, mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))  # epoch after epoch
+    data_shape = dict(img_size=x.shape[2], in_chans=x.shape[1], num_classes=len(ds['classes']))
+    units = []
+    for name, mode, dtype in itertools.product(variants.split(','), modes.split(','), dtypes.split(',')):
+        torch.manual_seed(0)
+        net = models.build_model({**config, **PHASE_VARIANTS[name], **data_shape}).to(device)
+        units.append(dict(variant=name, flags=PHASE_VARIANTS[name], mode=mode, dtype=dtype, params=models.count_params(net),
+                          net=net, opt=techniques.build_optimizer('adamw', net, 1e-3, 0.05), times=[],
+                          step_model=models.compile_model(net) if mode == 'compiled' else net,
+                          autocast=techniques.autocast(device_type, dtype)))
+    for i in range(2 + steps):  # 2 warm-up steps each (compiled: the first one compiles), then steps timed ones
+        for u in units:
+            t = [time.perf_counter()]
+            xb, yb = next(batches)
+            sync()
+            t.append(time.perf_counter())
+            with u['autocast']:
+                loss = techniques.train_loss(u['step_model'](xb), yb, 0.1)
+            sync()
+            t.append(time.perf_counter())
+            loss.backward()
+            sync()
+            t.append(time.perf_counter())
+            techniques.optimizer_step(u['net'], u['opt'], 1.0)
+            sync()
+            t.append(time.perf_counter())
+            if i >= 2:
+                u['times'].append([1e3 * (b - a) for a, b in zip(t, t[1:])] + [1e3 * (t[-1] - t[0])])
+    rows = []
+    for u in units:
+        ms = dict(zip(('data_ms', 'forward_ms', 'backward_ms', 'optimizer_ms', 'step_ms'),
+                      (statistics.median(c) for c in zip(*u['times']))))
+        rows.append({k: u[k] for k in ('variant', 'flags', 'mode', 'dtype', 'params')} | ms
+                    | {'img_s': batch_size / ms['step_ms'] * 1e3})
+    return rows
 
 
 if one:  # a child process: measure and hand back one JSON line
@@ -172,8 +233,17 @@ if one:  # a child process: measure and hand back one JSON line
     sys.exit(0)
 if data_only:
     result = {'data': data_rate(), 'config': config}
-    print(f"data only ({dataset}, batch {batch_size}, augment={augment} erasing={erasing} mixup={mixup} "
+    print(f"data only ({dataset}, batch {batch_size}, augment={augment} color_jitter={color_jitter} erasing={erasing} mixup={mixup} "
           f"cutmix={cutmix}, {workers} workers): {result['data']['img_s']:,.0f} img/s")
+elif phases:
+    rows = phase_times()
+    result = {'config': config, 'device': device, 'torch': torch.__version__, 'results': rows}
+    print(f"phases, ms per step (median of {steps}), batch {batch_size}, {device}, data {dataset} augment={augment}")
+    print(f"{'variant':<9} {'mode':<9} {'dtype':<9} {'params':>9} {'data':>7} {'forward':>8} {'backward':>9} "
+          f"{'optimizer':>9} {'step':>7} {'img/s':>7}")
+    for r in rows:
+        print(f"{r['variant']:<9} {r['mode']:<9} {r['dtype']:<9} {r['params']:>9,} {r['data_ms']:>7.1f} {r['forward_ms']:>8.1f} "
+              f"{r['backward_ms']:>9.1f} {r['optimizer_ms']:>9.1f} {r['step_ms']:>7.1f} {r['img_s']:>7.1f}")
 else:
     net = build('ours').to(device)
     fwd_flops = models.flops_per_image(net, (in_chans, img_size, img_size))
@@ -228,7 +298,7 @@ else:
         if b['reference']:
             print(f"{dtype}: ours {b['ours']:.1f} img/s ({b['ours_mode']}) vs the fastest reference {b['reference']:.1f} "
                   f"({b['reference_impl']}): {b['ratio']:.2f}x")
-path = out or os.path.join('runs', 'bench', f"{'data' if data_only else model}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+path = out or os.path.join('runs', 'bench', f"{'data' if data_only else 'phases' if phases else model}-{time.strftime('%Y%m%d-%H%M%S')}.json")
 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 with open(path, 'w') as f:
     json.dump(result, f, indent=1)

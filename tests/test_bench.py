@@ -48,3 +48,37 @@ def test_bad_flag_names_it(tmp_path):
     res, result = bench(tmp_path, '--modez=eager')
     assert res.returncode != 0 and result is None
     assert 'modez' in res.stderr and 'modes' in res.stderr and 'Traceback' not in res.stderr
+
+
+def test_phases_per_variant_and_their_plot(tmp_path):
+    """--phases: one row per variant x dtype whose phases are positive and add up to about the step, each
+    variant really built with its flags; plots/phases.py stacks exactly those phases."""
+    res, result = bench(tmp_path, '--phases=True')
+    assert res.returncode == 0, res.stderr
+    rows = result['results']
+    assert [(r['variant'], r['dtype']) for r in rows] == [(v, d) for v in ('mha', 'mla', 'qk_norm', 'rope2d')
+                                                          for d in ('float32', 'bfloat16')]
+    tiny = dict(dim=32, depth=1, heads=2)
+    flags = dict(mha={}, mla=dict(attn='mla', kv_rank=10), qk_norm=dict(qk_norm=True), rope2d=dict(pos_emb='rope2d'))
+    for r in rows:
+        assert r['flags'] == flags[r['variant']] and r['params'] == count_params(ViT(ViTConfig(**tiny, **r['flags'])))
+        parts = [r[k] for k in ('data_ms', 'forward_ms', 'backward_ms', 'optimizer_ms')]
+        assert all(p > 0 for p in parts)
+        # every step's phases add up to its time exactly; the medians of the parts against the median of the
+        # sums only roughly (loose: a structural check that no phase is counted twice or left out, not a timing)
+        assert 0.5 * r['step_ms'] < sum(parts) < 2 * r['step_ms']
+        assert r['img_s'] == pytest.approx(8 / r['step_ms'] * 1e3)
+    assert len({r['params'] for r in rows}) == 4
+    sys.path.insert(0, os.path.join(ROOT, 'plots'))
+    import phases
+    fig = phases.figure(result)
+    for ax, dtype in zip(fig.axes, ('float32', 'bfloat16')):
+        sel = [r for r in rows if r['dtype'] == dtype]
+        heights = [p.get_height() for p in ax.patches]
+        bottoms = [p.get_y() for p in ax.patches]
+        want = [r[k] for k, _ in phases.PHASES for r in sel]  # phase by phase, a bar per variant
+        assert heights == pytest.approx(want)
+        tops = [b + h for b, h in zip(bottoms, heights)][-len(sel):]  # the optimizer's bars end at the sum
+        assert tops == pytest.approx([sum(r[k] for k, _ in phases.PHASES) for r in sel])
+    res, _ = bench(tmp_path, '--phases=True', '--variants=mha,gqa')
+    assert res.returncode != 0 and 'gqa' in res.stderr and 'Traceback' not in res.stderr

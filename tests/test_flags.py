@@ -83,6 +83,7 @@ def test_every_flag_has_a_range_and_a_meaning_and_a_bad_value_is_rejected(monkey
         'out_dir': ([f'--out_dir={tmp_path}/a_file'], 'is a file, not a folder'),
         'name': (['--name=../elsewhere'], 'must be a folder name inside out_dir'),
         'teacher': (['--distill=soft', '--teacher=/nonexistent/ckpt.pt'], "checkpoint '/nonexistent/ckpt.pt' does not exist"),
+        'stem_init': (['--patch_embed=resnet18', '--stem_init=/nonexistent/ckpt.pt'], "checkpoint '/nonexistent/ckpt.pt' does not exist"),
     }
     checked = 0
     for flag, (default, allowed, meaning) in flags.items():

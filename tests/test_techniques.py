@@ -37,6 +37,30 @@ def test_policy_keeps_shape_dtype_and_draws_per_image(name):
     assert not torch.equal(batches[(124, torch.arange(64))][0], out)
 
 
+def test_color_jitter_strength_and_per_image_draws():
+    assert data.make_policy('none', 0.0) is None
+    steps = data.make_policy('autoaugment', 0.4).transforms  # the policy first, then the jitter
+    assert [type(t).__name__ for t in steps] == ['AutoAugment', 'ColorJitter']
+    jitter = steps[1]
+    assert jitter.brightness == jitter.contrast == jitter.saturation == pytest.approx((0.6, 1.4))
+    assert jitter.hue == pytest.approx((-0.1, 0.1))
+    image = data.synthetic(n_train=10, n_test=1)['train_x'][:1]
+    x = image.repeat(64, 1, 1, 1)
+    for s in (0.1, 0.4):
+        out, _ = data.PolicyBatches(x, torch.arange(64), data.make_policy('none', s))[(5, torch.arange(64))]
+        assert len({o.numpy().tobytes() for o in out}) == 64  # a draw per image
+        # brightness scales the mean by a factor in [1 - s, 1 + s]; contrast and saturation keep it, hue and
+        # clipping move it a little: the means spread over more than s, and stay within 1.5 s
+        ratio = out.float().mean((1, 2, 3)) / image.float().mean()
+        assert ratio.max() - ratio.min() > s and ((ratio - 1).abs() < 1.5 * s).all(), (s, ratio.min(), ratio.max())
+    ds = data.synthetic(n_train=64, n_test=1)
+    mean, std = data.channel_stats(ds['train_x'])
+    batches = [[x for x, _ in data.Loader(ds['train_x'], ds['train_y'], 16, 'cpu', mean, std, train=True, crop_flip=False,
+                                          workers=0, color_jitter=cj)] for cj in (0.4, 0.4, 0.0)]
+    assert all(torch.equal(a, b) for a, b in zip(batches[0], batches[1]))  # seeded: a run is reproducible
+    assert not any(torch.equal(a, c) for a, c in zip(batches[0], batches[2]))  # without an augment policy too
+
+
 def test_loader_with_policy_in_worker_yields_normalised_batches():
     ds = data.synthetic(n_train=64, n_test=1)
     mean, std = data.channel_stats(ds['train_x'])
@@ -244,7 +268,7 @@ def check_done(out_dir, name):
 
 
 @pytest.mark.parametrize('flags', [
-    ['--augment=autoaugment', '--erasing=0.25', '--mixup=0.8', '--cutmix=1.0', '--repeat_aug=2'],
+    ['--augment=autoaugment', '--color_jitter=0.4', '--erasing=0.25', '--mixup=0.8', '--cutmix=1.0', '--repeat_aug=2'],
     ['--augment=randaugment', '--workers=0', '--cutmix=1.0', '--optimizer=sgd', '--weight_decay=5e-4'],
     ['--augment=trivialaugment', '--mixup=0.2', '--optimizer=lion', '--lr=1e-4'],
     ['--ema=0.99', '--dist_token=True'],
@@ -280,3 +304,33 @@ def test_distillation_runs_and_bad_combinations_stop(tmp_path):
     assert r.returncode == 2 and 'missing.pt' in r.stderr
     r = run_train(f'--out_dir={tmp_path}', '--name=bad', '--ema=1.0')
     assert r.returncode == 2 and '--ema=1.0 must be float in [0, 1)' in r.stderr
+    r = run_train(f'--out_dir={tmp_path}', '--name=bad', '--color_jitter=1.5')
+    assert r.returncode == 2 and '--color_jitter=1.5 must be float in [0, 1]' in r.stderr
+
+
+def test_resnet_stem_init_and_freeze(tmp_path):
+    """--stem_init copies a resnet18 checkpoint into the stem; --stem_freeze_epochs=N keeps it exactly (weights
+    and BatchNorm statistics, across evaluate()'s net.train()) for N epochs, then trains it."""
+    config = dict(model='resnet18', num_classes=10, in_chans=3, img_size=32)
+    ckpt = str(tmp_path / 'r18.pt')
+    torch.save({'model': models.build_model(config).state_dict(), 'config': config}, ckpt)
+    resnet_state = torch.load(ckpt)['model']
+    hybrid = ['--patch_embed=resnet18', '--patch_size=2', '--subset=16', '--epochs=2', f'--stem_init={ckpt}']  # 1 step per epoch
+    for freeze in (2, 1):
+        r = run_train(f'--out_dir={tmp_path}', f'--name=f{freeze}', *hybrid, f'--stem_freeze_epochs={freeze}')
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert len(check_done(tmp_path, f'f{freeze}')['history']) == 2
+        state = torch.load(tmp_path / f'f{freeze}' / 'ckpt_last.pt', weights_only=False)['model']
+        stem = {k[len('patch_embed.'):]: v for k, v in state.items() if k.startswith(('patch_embed.stem.', 'patch_embed.stages.'))}
+        assert len(stem) == sum(k.startswith(('stem.', 'stages.0.', 'stages.1.', 'stages.2.', 'stages.3.')) for k in resnet_state)
+        same = {k: torch.equal(v, resnet_state[k]) for k, v in stem.items()}
+        if freeze == 2:  # frozen for the whole run: every weight and running statistic as loaded
+            assert all(same.values()), [k for k, ok in same.items() if not ok]
+        else:  # trained in the second epoch: weights and statistics moved
+            assert not same['stem.0.weight'] and not same['stages.0.bn1.running_mean']
+    r = run_train(f'--out_dir={tmp_path}', '--name=bad', f'--stem_init={ckpt}')
+    assert r.returncode == 2 and '--patch_embed=resnet18' in r.stderr
+    r = run_train(f'--out_dir={tmp_path}', '--name=bad', *hybrid[:-1], f'--stem_init={tmp_path}/f1/ckpt_best.pt')
+    assert r.returncode == 2 and 'model=vit' in r.stderr and 'resnet18' in r.stderr and 'Traceback' not in r.stderr
+    r = run_train(f'--out_dir={tmp_path}', '--name=bad', *hybrid, '--stem_freeze_epochs=-1')
+    assert r.returncode == 2 and '--stem_freeze_epochs=-1 must be int >= 0' in r.stderr

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import models
 from models import compile_model, count_params, flops_per_image
 import vit
 from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, rope_angles, whiten_patch_embed
@@ -22,7 +23,8 @@ FLAG_VALUES = [{}, dict(head_dim=12), dict(heads=3, head_dim=8), dict(ffn='swigl
                dict(layerscale=0.1), dict(dropout=0.2), dict(attn_dropout=0.2), dict(drop_path=0.3, depth=2),
                dict(attn='mla', kv_rank=8), dict(attn='mla', q_rank=8, kv_rank=8), dict(patch_init='whiten'),
                dict(patch_norm=True), dict(patch_norm=True, patch_embed='overlap'), dict(patch_norm=True, patch_init='whiten'),
-               dict(init='torch'), dict(pos_std=1.0), dict(bias=False)]
+               dict(init='torch'), dict(pos_std=1.0), dict(bias=False),
+               dict(patch_embed='resnet18'), dict(check_attention=True)]
 
 
 def fwd_bwd(cfg, batch=2):
@@ -405,6 +407,7 @@ def test_compile_model_cpu(kw):
     (dict(attn='mla'), 'kv_rank'),
     (dict(q_rank=8), 'q_rank'),
     (dict(patch_init='whiten', patch_embed='conv'), 'patch_init'),
+    (dict(patch_embed='resnet18', img_size=48, patch_size=16), 'patch_size=16 must be 1, 2, 4 or 8'),
     (dict(pos_emb='rope3d'), 'pos_emb'),
     (dict(heads=0), 'heads'),
     (dict(n_cls=0), 'n_cls'),
@@ -415,3 +418,106 @@ def test_compile_model_cpu(kw):
 def test_invalid_combinations_name_the_flags(kw, flags):
     with pytest.raises(ValueError, match=flags):
         ViTConfig(**kw)
+
+
+# ----------------------------------------------------------------------------- ResNet-18 stem
+
+@pytest.mark.parametrize('p,stages,channels', [(1, 1, 64), (2, 2, 128), (4, 3, 256), (8, 4, 512)])
+def test_resnet18_stem_stride_sets_the_token_grid(p, stages, channels):
+    """patch_size picks how many ResNet-18 stages the stem keeps: stride p, so (32/p)^2 tokens, and the
+    positions (learned table, 2D RoPE) follow the same grid."""
+    for pos in ('learned', 'rope2d'):
+        model = ViT(ViTConfig(patch_embed='resnet18', patch_size=p, dim=32, depth=1, heads=2, pos_emb=pos))
+        assert len(model.patch_embed.stages) == 2 * stages and model.patch_embed.proj.in_channels == channels
+        with torch.no_grad():
+            assert model.patch_embed(torch.randn(2, 3, 32, 32)).shape == (2, 32, 32 // p, 32 // p)
+            assert model.features(torch.randn(2, 3, 32, 32)).shape == (2, 1 + (32 // p) ** 2, 32)
+        if pos == 'learned':
+            assert model.pos_embed.shape == (1, 1 + (32 // p) ** 2, 32)
+        else:
+            assert model.rope_cos.shape[0] == 1 + (32 // p) ** 2
+    # the baseline's token count at patch 4; the CNN keeps the ResNet's init (first conv: std 1/sqrt(3*27) = 0.11, not 0.02)
+    assert ViTConfig(patch_embed='resnet18').grid ** 2 == ViTConfig().grid ** 2 == 64
+    assert ViT(ViTConfig(patch_embed='resnet18', dim=32, depth=1, heads=2)).patch_embed.stem[0].weight.std() > 0.08
+
+
+def resnet_checkpoint(path, **config):
+    config = {'model': 'resnet18', 'num_classes': 10, 'in_chans': 3, 'img_size': 32, **config}
+    torch.manual_seed(1)
+    net = models.build_model(config)
+    for m in net.modules():  # trained-looking BatchNorm statistics, so that copying them is visible
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+    torch.save({'model': net.state_dict(), 'config': config}, path)
+    return net
+
+
+def test_stem_init_copies_a_resnet18_and_names_bad_checkpoints(tmp_path):
+    res = resnet_checkpoint(tmp_path / 'r18.pt').eval()
+    model = ViT(ViTConfig(patch_embed='resnet18', dim=32, depth=1, heads=2)).eval()
+    proj = model.patch_embed.proj.weight.clone()
+    models.load_resnet_stem(model, str(tmp_path / 'r18.pt'))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():  # the stem computes exactly the ResNet's first three stages
+        torch.testing.assert_close(model.patch_embed[:2](x), res.stages[:6](res.stem(x)), atol=0, rtol=0)
+    assert torch.equal(model.patch_embed.proj.weight, proj)  # the projection is new: not touched
+    resnet_checkpoint(tmp_path / 'r34.pt', model='resnet34')
+    resnet_checkpoint(tmp_path / 'gray.pt', in_chans=1)
+    torch.save({'model': model.state_dict(), 'config': dict(model='vit', patch_embed='resnet18', dim=32, depth=1, heads=2)},
+               tmp_path / 'vit.pt')
+    for name, message in (('r34.pt', 'model=resnet34'), ('vit.pt', 'model=vit'), ('gray.pt', 'in_chans=1.*does not fit'),
+                          ('missing.pt', 'does not exist')):
+        with pytest.raises(ValueError, match=message):
+            models.load_resnet_stem(model, str(tmp_path / name))
+
+
+# ----------------------------------------------------------------------------- attention checks
+
+CHECKED = dict(TINY, depth=2, check_attention=True)
+
+
+def test_attention_checks_pass_on_a_sound_model_and_cost_nothing_when_off(monkeypatch):
+    calls = []
+    real = vit.check_attention
+    monkeypatch.setattr(vit, 'check_attention', lambda *a: calls.append(a[0].name) or real(*a))
+    monkeypatch.setattr(vit, 'SDPA_ON_CPU', True)  # checks take the explicit path even where SDPA would run
+    x = torch.randn(2, 3, 16, 16)
+    for kw in ({}, dict(pos_emb='rope2d', n_reg=2, qk_norm=True), dict(attn='mla', kv_rank=8, pool='mean')):
+        torch.manual_seed(0)
+        off = ViT(ViTConfig(**{**CHECKED, **kw, 'check_attention': False}))
+        ref = off(x)
+        assert calls == []  # off: the check is never reached
+        on = ViT(ViTConfig(**{**CHECKED, **kw}))
+        on.load_state_dict(off.state_dict())
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            on(x)
+        torch.testing.assert_close(on(x), ref, atol=1e-5, rtol=1e-5)  # checks change nothing
+        assert calls == ['block 0', 'block 1'] * 2
+        calls.clear()
+
+
+def test_attention_check_names_the_block_and_head_of_a_broken_softmax(monkeypatch):
+    model, x = ViT(ViTConfig(**CHECKED)), torch.randn(2, 3, 16, 16)
+    real, seen = torch.Tensor.softmax, []
+
+    def broken(t, dim):  # block 1's head 1 loses 10% of its probability mass
+        out = real(t, dim)
+        seen.append(1)
+        if len(seen) == 2:
+            out = out.clone()
+            out[:, 1] *= 0.9
+        return out
+    monkeypatch.setattr(torch.Tensor, 'softmax', broken)
+    with pytest.raises(AssertionError, match=r'block 1 head 1: softmax row \d+ of image 0 sums to 0\.9'):
+        model(x)
+    monkeypatch.undo()
+    with torch.no_grad():
+        model.blocks[0].attn.qkv.weight[32 + 16] = float("nan")  # q, k, v of width 32 each: a key channel of head 1
+    with pytest.raises(AssertionError, match='block 0 head 1: k has 34 NaN'):  # 2 images x 17 tokens
+        model(x)
+    model = ViT(ViTConfig(**CHECKED))
+    model.blocks[1].attn.heads = 4  # a wrong reshape: 4 heads of width 8 where the config says 2 of 16
+    model.blocks[1].attn.hd = 8
+    with pytest.raises(AssertionError, match=r'block 1: .* has shape'):
+        model(x)
