@@ -73,7 +73,7 @@ def autocast(device_type, dtype):
 
 
 def backward_step(loss, net, opt, grad_clip):
-    """Backward, gradient clipping, optimizer step: the step train.py takes and exps/bench.py times."""
+    """Backward, gradient clipping, optimizer step: the step train.py takes and bench.py times."""
     loss.backward()
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)

@@ -185,7 +185,7 @@ n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chan
 opt = techniques.build_optimizer(optimizer, net, lr, weight_decay)
 ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eval is a small part of a run
 # auto compiles on CUDA only. On this 2-core CPU compilation costs ~50 s cold (a few seconds once inductor's
-# on-disk cache holds the config) and did not make the bf16 step reliably faster: exps/bench.py measured
+# on-disk cache holds the config) and did not make the bf16 step reliably faster: bench.py measured
 # compiled 0.95x and 0.92x eager in two runs, an interleaved in-process A/B +9% (README, Speed).
 use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
 config['compile'] = str(use_compile)  # the log records what auto chose

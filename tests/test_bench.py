@@ -11,7 +11,7 @@ from models import count_params, flops_per_image
 from vit import ViT, ViTConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, 'exps', 'bench.py')
+BENCH = os.path.join(ROOT, 'bench.py')
 
 
 def bench(tmp_path, *flags):

@@ -34,7 +34,7 @@ import report  # noqa: E402
 import slides  # noqa: E402
 import table  # noqa: E402
 
-STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py; bench.py and the timm reference do not
+STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py
                  if f.endswith('.py') and f != 'common.py' and 'common.parse(' in open(os.path.join(EXPS, f)).read())
 N_RUNS = dict(baseline=1, patch_size=3, model_size=9, heads=4, patch_embed=3, norm=8, ffn=2, pos_emb=11,
               registers=4, multi_cls=3, mla=6, layerscale=4, augment=13, optimizer=3, distill=4, resnet=4,

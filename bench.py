@@ -3,11 +3,11 @@ time, eager and compiled, float32 and bfloat16 autocast; the reference ViTs (tim
 vit-pytorch's ViT, built with the same config) alongside when they are importable, and the matmul-bound
 limit of the step rate.
 
-    python exps/bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
-    python exps/bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
-    python exps/bench.py --model=resnet18
-    python exps/bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
-    python exps/bench.py --tiny=True                       # seconds: the CI smoke test
+    python bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
+    python bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
+    python bench.py --model=resnet18
+    python bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
+    python bench.py --tiny=True                       # seconds: the CI smoke test
 
 A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW
 (fused, as train.py), for every implementation. Each (implementation, mode, dtype) runs in a fresh process
@@ -25,14 +25,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import torch  # noqa: E402
+import torch
 
-import configurator  # noqa: E402
-import data  # noqa: E402
-import models  # noqa: E402
-import techniques  # noqa: E402
-import vit  # noqa: E402
+import configurator
+import data
+import models
+import techniques
+import vit
 
 model = 'vit'                # vit | resnet18 | resnet34 | resnet50
 preset = ''
