@@ -16,9 +16,11 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import ROOT
 import data
+import techniques
 from test_robust import TINY, read_log, wait_for_epochs
 
 PY = sys.executable
@@ -47,14 +49,14 @@ def one(tmp_path_factory):
     return read_log(out_dir / 'r')
 
 
-def assert_same_run(log, ref):
+def assert_same_run(log, ref, rel=1e-5):
     assert [(h['epoch'], h['step'], h['lr']) for h in log['history']] == [(h['epoch'], h['step'], h['lr']) for h in ref['history']]
     for h, r in zip(log['history'], ref['history']):
         for k in ('train_loss', 'val_loss'):
-            assert h[k] == pytest.approx(r[k], rel=1e-5), (h['epoch'], k, h[k], r[k])
+            assert h[k] == pytest.approx(r[k], rel=rel), (h['epoch'], k, h[k], r[k])
         for k in ('train_acc', 'val_acc'):
             assert h[k] == pytest.approx(r[k], abs=0.011), (h['epoch'], k, h[k], r[k])
-    assert log['final']['test_loss'] == pytest.approx(ref['final']['test_loss'], rel=1e-5)
+    assert log['final']['test_loss'] == pytest.approx(ref['final']['test_loss'], rel=rel)
     assert log['final']['test_acc'] == pytest.approx(ref['final']['test_acc'], abs=0.006)
 
 
@@ -132,3 +134,23 @@ def test_loader_shards_are_the_one_process_batches(tmp_path):
     interleaved = [ranks[i % 2]['eval'][i // 2] for i in range(len(whole))]
     assert len(whole) == 7 and len(ranks[0]['eval']) + len(ranks[1]['eval']) == 7
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(whole, interleaved))
+
+
+def test_rank_rng_gives_each_rank_its_dropout_and_leaves_the_global_stream():
+    """The data.Loader's augmentation draws from the global stream, which must stay alike on every rank; the
+    model's dropout draws inside RankRNG, from a stream of the rank's own."""
+    x = torch.ones(1000)
+    masks = []
+    for rank in (0, 1):
+        torch.manual_seed(0)
+        rng = techniques.RankRNG(seed=0, rank=rank, step=0, device='cpu')
+        with rng:
+            first = F.dropout(x, 0.5)
+        with rng:
+            second = F.dropout(x, 0.5)
+        after = torch.rand(5)
+        torch.manual_seed(0)
+        assert torch.equal(after, torch.rand(5))  # as if no dropout had been drawn
+        assert not torch.equal(first, second)  # the rank's own stream moves on
+        masks.append(first)
+    assert not torch.equal(masks[0], masks[1])
