@@ -380,11 +380,21 @@ class Loader:
          jitter, in `workers` DataLoader processes over the host uint8 tensor, prefetching batches while the model steps;
       2. on the device, on whole batches: pad-crop and flip, normalise, random erasing, mixup/cutmix.
     Images come out normalised float32 (autocast casts them as the model needs). Labels are int64, or
-    soft targets (batch, num_classes) float32 when mixup or cutmix is on."""
+    soft targets (batch, num_classes) float32 when mixup or cutmix is on.
+
+    Under torchrun (world_size > 1) batch_size is the global batch. Every rank draws the same epoch order
+    (same generator), builds and augments the whole global batch alike (same RNG state) and keeps its
+    1/world_size part: the ranks' parts are disjoint, and together they are exactly the batch one process
+    would train on, whatever the number of ranks (so a run resumes on another number of ranks). The
+    redundant on-device work is a few elementwise kernels over the batch; the per-image policy on the host
+    is costly, so each rank's workers run it on the rank's own part (seeded per rank) and the parts are
+    gathered (with a policy, a run's draws thus depend on the number of ranks). Evaluation:
+    each rank takes every world_size-th batch; the caller sums the results over the ranks."""
 
     def __init__(self, x, y, batch_size, device, mean, std, train=False, crop_flip=True, seed=0,
                  augment='none', color_jitter=0.0, erasing=0.0, mixup=0.0, cutmix=0.0, mix_prob=1.0, mix_switch_prob=0.5,
-                 repeat_aug=1, num_classes=0, workers=2):
+                 repeat_aug=1, num_classes=0, workers=2, rank=0, world_size=1):
+        self.rank, self.world_size = rank, world_size
         self.x, self.y = x.to(device), y.to(device)
         self.batch_size, self.train, self.crop_flip = batch_size, train, crop_flip
         self.mean = mean.to(device)[None, :, None, None]
@@ -410,7 +420,7 @@ class Loader:
 
     def __iter__(self):
         if not self.train:
-            for i in range(len(self)):
+            for i in range(self.rank, len(self), self.world_size):
                 sl = slice(i * self.batch_size, (i + 1) * self.batch_size)
                 yield self.normalize(self.x[sl]), self.y[sl]
             return
@@ -421,8 +431,10 @@ class Loader:
         if self.policy is None:
             batches = ((self.x[idx], self.y[idx]) for idx in order)
         else:
-            self.plan.items = [(epoch_seed + i, idx) for i, idx in enumerate(order.tolist())]  # lists: no shared-memory tensor per item
-            batches = ((x.to(self.x.device, non_blocking=True), y.to(self.x.device, non_blocking=True))
+            mine = order.view(len(self), self.world_size, -1)[:, self.rank]  # this rank's part of each batch
+            self.plan.items = [((epoch_seed + i) * self.world_size + self.rank, idx)  # lists: no shared-memory tensor per item
+                               for i, idx in enumerate(mine.tolist())]
+            batches = ((self.gather(x.to(self.x.device, non_blocking=True)), self.gather(y.to(self.x.device, non_blocking=True)))
                        for x, y in self.batches)
         for x, y in batches:
             if self.crop_flip:
@@ -432,7 +444,17 @@ class Loader:
                 x = random_erasing(x, self.erasing)
             if self.mixup or self.cutmix:
                 x, y = self.mix(x, F.one_hot(y, self.num_classes).float(), rng)
+            if self.world_size > 1:
+                x, y = x.chunk(self.world_size)[self.rank], y.chunk(self.world_size)[self.rank]
             yield x, y
+
+    def gather(self, t):
+        """The whole batch from every rank's part, in rank order (torchrun); one process: t itself."""
+        if self.world_size == 1:
+            return t
+        parts = [torch.empty_like(t) for _ in range(self.world_size)]
+        torch.distributed.all_gather(parts, t)
+        return torch.cat(parts)
 
     def mix(self, x, y, rng):
         """timm's per-batch switch: with probability mix_prob mix the batch, by CutMix with probability

@@ -1,10 +1,15 @@
 """Training techniques train.py uses around its step: device and autocast setup, the step itself, optimizers
 (Lion by hand), the EMA of the weights, and the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
+Under torchrun, the few distributed helpers train.py needs (process group, agreement between ranks).
 """
+import atexit
 import copy
-from contextlib import nullcontext
+import math
+import os
+from contextlib import contextmanager, nullcontext
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 import models
@@ -56,15 +61,102 @@ def build_optimizer(name, net, lr, weight_decay):
 
 
 def setup_device(device):
-    """'auto' -> cuda, then mps, then cpu; returns (device, device_type). On CUDA, TF32 matmuls and convs
-    (GPU only, ~free accuracy-wise)."""
+    """'auto' -> cuda, then mps, then cpu; returns (device, device_type). Under torchrun each process takes the
+    GPU of its LOCAL_RANK. On CUDA, TF32 matmuls and convs (GPU only, ~free accuracy-wise)."""
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
     device_type = device.split(':')[0]
+    if device_type == 'cuda' and 'LOCAL_RANK' in os.environ:
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+        torch.cuda.set_device(device)
     if device_type == 'cuda':
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return device, device_type
+
+
+def setup_distributed(device_type):
+    """Under torchrun (it sets WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR/PORT for every process): join the process
+    group, NCCL on CUDA, gloo on the CPU; returns (rank, world_size). Without torchrun, or with one process: (0, 1)
+    and nothing is set up, so train.py runs exactly as a single process."""
+    world_size = int(os.environ.get('WORLD_SIZE', 1))
+    if world_size == 1:
+        return 0, 1
+    dist.init_process_group('nccl' if device_type == 'cuda' else 'gloo')
+    atexit.register(dist.destroy_process_group)
+    return dist.get_rank(), world_size
+
+
+def all_reduce(t):
+    """Sum t over the ranks, in place; without a process group, t as it is."""
+    if dist.is_initialized():
+        dist.all_reduce(t)
+    return t
+
+
+def barrier():
+    if dist.is_initialized():
+        dist.barrier()
+
+
+@contextmanager
+def rank0_first():
+    """Rank 0 runs the block (a download, a decode into a cache) before the other ranks, which then find its result;
+    no rank leaves it before all have entered it."""
+    if dist.is_initialized() and dist.get_rank() > 0:
+        dist.barrier()
+    yield
+    if dist.is_initialized() and dist.get_rank() == 0:
+        dist.barrier()
+
+
+def agree(loss_sum, signal, seconds):
+    """What every rank must decide alike, from one all-reduce (MAX): whether any rank's loss is non-finite, the
+    signal any rank got (None = none), and rank 0's clock (a time-limited run's LR and its end follow it). A rank
+    that decided alone would leave the others waiting in the next gradient all-reduce."""
+    t = torch.tensor([float(not math.isfinite(loss_sum.item())), float(signal or 0),
+                      seconds if dist.get_rank() == 0 else 0.0], dtype=torch.float64, device=loss_sum.device)
+    dist.all_reduce(t, dist.ReduceOp.MAX)
+    bad, signal, seconds = t.tolist()
+    return bad > 0, int(signal) or None, seconds
+
+
+def from_rank0(value, device):
+    """Rank 0's value of a float; without a process group, value."""
+    if not dist.is_initialized():
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(t, 0)
+    return t.item()
+
+
+class RankRNG:
+    """Under torchrun, this rank's own random stream for the model's dropout and drop path, swapped in around the
+    forward. The global stream stays the same on every rank, as data.Loader needs: each rank augments the whole
+    global batch alike and keeps its part. Without it, all ranks would draw the same dropout masks."""
+
+    def __init__(self, seed, rank, step, device):
+        self.cuda = torch.device(device) if torch.device(device).type == 'cuda' else None
+        outer = self.get()
+        torch.manual_seed(hash((seed, rank, step)))  # step: a resumed run does not replay its first masks
+        self.state = self.get()
+        self.set(outer)
+
+    def get(self):
+        return torch.get_rng_state(), torch.cuda.get_rng_state(self.cuda) if self.cuda else None
+
+    def set(self, state):
+        torch.set_rng_state(state[0])
+        if self.cuda:
+            torch.cuda.set_rng_state(state[1], self.cuda)
+
+    def __enter__(self):
+        self.outer = self.get()
+        self.set(self.state)
+
+    def __exit__(self, *exc):
+        self.state = self.get()
+        self.set(self.outer)
 
 
 def autocast(device_type, dtype):
@@ -73,7 +165,7 @@ def autocast(device_type, dtype):
 
 
 def backward_step(loss, net, opt, grad_clip):
-    """Backward, gradient clipping, optimizer step: the step train.py takes and exps/bench.py times."""
+    """Backward, gradient clipping, optimizer step: the step train.py takes and bench.py times."""
     loss.backward()
     optimizer_step(net, opt, grad_clip)
 

@@ -4,6 +4,7 @@
     python train.py --model=resnet18 --time_limit=10  # 10-minute budget; the LR schedule fits inside it
     python train.py my_config.py --depth=12           # config files are plain assignments
     python train.py --help                            # every flag with its default
+    torchrun --nproc_per_node=4 train.py              # DistributedDataParallel over 4 GPUs; batch_size is the global batch
 
 Globals below are the config. Read top to bottom: config, setup, loop, test.
 """
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -144,6 +146,14 @@ if distill == 'hard' and not (model == 'vit' and dist_token):
 # ----------------------------------------------------------------------------- setup
 torch.manual_seed(seed)
 device, device_type = techniques.setup_device(device)
+# torchrun: one process per GPU (or several on a CPU, gloo), DistributedDataParallel; every rank holds the data and
+# trains on its part of each global batch; rank 0 alone prints and writes logs and checkpoints
+rank, world_size = techniques.setup_distributed(device_type)
+if batch_size % world_size:
+    fail(f"--batch_size={batch_size} is the global batch, split over the {world_size} torchrun processes: "
+         f"it must be divisible by {world_size}")
+if rank:
+    sys.stdout = open(os.devnull, 'w')
 if dtype == 'auto':
     native_bf16 = device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
                                              and torch.cpu._is_avx512_bf16_supported())
@@ -155,6 +165,8 @@ log_path, last_path, best_path = (os.path.join(run_dir, f) for f in ('log.json',
 
 def atomic_write(path, write):
     """Write to a temp file, fsync, then rename: a crash or kill -9 leaves the old file or the new one."""
+    if rank:
+        return
     tmp = path + '.tmp'
     with open(tmp, 'wb') as f:
         write(f)
@@ -188,11 +200,12 @@ if os.path.exists(log_path):
 if resume and not os.path.exists(last_path):
     fail(f"--resume=True but {last_path} does not exist (no epoch of this run finished yet)")
 
-try:
-    ds = data.load_dataset(dataset, data_dir, img_size)
-    (train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
-except data.DataError as e:
-    fail(e)
+with techniques.rank0_first():  # torchrun: one download/decode; and every rank has checked the run folder before rank 0 writes
+    try:
+        ds = data.load_dataset(dataset, data_dir, img_size)
+        (train_x, train_y), (val_x, val_y) = data.split_train_val(ds['train_x'], ds['train_y'], val_size, subset)
+    except data.DataError as e:
+        fail(e)
 ds['train_x'] = ds['train_y'] = None  # the split holds copies: free the full set
 if ds['skipped']:
     print(f"note: skipped {len(ds['skipped'])} unreadable image files (log['data']['skipped_files']), e.g. {ds['skipped'][0]}")
@@ -213,9 +226,9 @@ if device_type == 'cuda':  # the loaders keep every image on the GPU
 mean, std = data.channel_stats(train_x)
 train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment, color_jitter=color_jitter,
                            erasing=erasing, mixup=mixup, cutmix=cutmix, mix_prob=mix_prob, mix_switch_prob=mix_switch_prob,
-                           repeat_aug=repeat_aug, num_classes=num_classes, workers=workers)
-val_loader = data.Loader(val_x, val_y, 512, device, mean, std)
-test_loader = data.Loader(ds['test_x'], ds['test_y'], 512, device, mean, std)
+                           repeat_aug=repeat_aug, num_classes=num_classes, workers=workers, rank=rank, world_size=world_size)
+val_loader = data.Loader(val_x, val_y, 512, device, mean, std, rank=rank, world_size=world_size)
+test_loader = data.Loader(ds['test_x'], ds['test_y'], 512, device, mean, std, rank=rank, world_size=world_size)
 
 try:
     net = models.build_model(config).to(device)
@@ -232,11 +245,14 @@ n_params, flops = models.count_params(net), models.flops_per_image(net, (in_chan
 opt = techniques.build_optimizer(optimizer, net, lr, weight_decay)
 ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eval is a small part of a run
 # auto compiles on CUDA only. On this 2-core CPU compilation costs ~50 s cold (a few seconds once inductor's
-# on-disk cache holds the config) and did not make the bf16 step reliably faster: exps/bench.py measured
+# on-disk cache holds the config) and did not make the bf16 step reliably faster: bench.py measured
 # compiled 0.95x and 0.92x eager in two runs, an interleaved in-process A/B +9% (README, Speed).
 use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
 config['compile'] = str(use_compile)  # the log records what auto chose
 step_model = models.compile_model(net) if use_compile else net  # after make_ema: the EMA copy stays eager
+# torchrun: DDP averages the gradients over the ranks; evaluation runs step_model on each rank's share of the batches
+train_model = step_model if world_size == 1 else torch.nn.parallel.DistributedDataParallel(
+    step_model, device_ids=[torch.device(device)] if device_type == 'cuda' else None)
 try:
     teacher_net = techniques.load_teacher(teacher, device, num_classes, img_size, in_chans) if teacher else None
 except ValueError as e:
@@ -269,6 +285,8 @@ def evaluate(loader, model=None):
         loss_sum += F.cross_entropy(logits.float(), y, reduction='sum')
         correct += (logits.argmax(1) == y).sum()
     net.train()
+    techniques.all_reduce(loss_sum)  # torchrun: sums over every rank's batches
+    techniques.all_reduce(correct)
     n = len(loader.x)
     return loss_sum.item() / n, correct.item() / n
 
@@ -280,7 +298,7 @@ def save_checkpoint(path, epoch, use_ema=False):
              'optimizer': opt.state_dict(), 'config': config, 'epoch': epoch,
              'step': step, 'elapsed': elapsed, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch,
              'rng': {'torch': torch.get_rng_state(), 'loader': train_loader.generator.get_state(),
-                     'cuda': torch.cuda.get_rng_state_all() if device_type == 'cuda' else None}}
+                     'cuda': torch.cuda.get_rng_state(device) if device_type == 'cuda' else None}}
     atomic_write(path, lambda f: torch.save(state, f))
 
 
@@ -316,7 +334,8 @@ step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
 log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': recipe(),
        'model': {'params': n_params, 'flops_per_image': flops},
        'data': data_log,
-       'env': {'torch': torch.__version__, 'device': device, 'machine': machine(), 'git_commit': git_commit()},
+       'env': {'torch': torch.__version__, 'device': device, 'machine': machine(), 'world_size': world_size,
+               'git_commit': git_commit()},
        'history': [], 'final': {}}
 if resume:
     try:
@@ -335,14 +354,14 @@ if resume:
         best_val_acc, best_epoch = ckpt['best_val_acc'], ckpt['best_epoch']
         torch.set_rng_state(ckpt['rng']['torch'])
         train_loader.generator.set_state(ckpt['rng']['loader'])
-        if ckpt['rng']['cuda'] is not None:
-            torch.cuda.set_rng_state_all(ckpt['rng']['cuda'])
+        if ckpt['rng']['cuda'] is not None and device_type == 'cuda':
+            torch.cuda.set_rng_state(ckpt['rng']['cuda'], device)
     except Exception as e:  # truncated/garbage file (UnpicklingError, zip RuntimeError), missing keys, shape mismatch
         why = ' '.join(str(e).split())  # load_state_dict lists every mismatch over many lines: keep them, on one
         fail(f"cannot resume from {last_path}: {type(e).__name__}: {why[:400]}")
     log['history'] = [h for h in previous['history'] if h['epoch'] <= ckpt['epoch']] if previous else []
     print(f"resuming {run_dir} at epoch {start_epoch}, step {step}")
-if overwrite:  # only now that the new run is set up: stale checkpoints must never be resumed or tested
+if overwrite and rank == 0:  # only now that the new run is set up: stale checkpoints must never be resumed or tested
     for _path in (log_path, last_path, best_path):
         for _file in (_path, _path + '.tmp'):
             if os.path.exists(_file):
@@ -364,14 +383,19 @@ sys.excepthook = log_crash
 print(f"{model}: {n_params:,} params, {flops / 1e6:.1f} MFLOPs/image | {len(train_x)} train, {len(val_x)} val, "
       f"{len(ds['test_x'])} test | {device}, {dtype}, compile={use_compile} | {run_dir}")
 
-stop_signal = None
+stop_signal = pending_signal = None
+# torchrun: the ranks' dropout masks differ (the global RNG stream must stay alike for data.Loader)
+rank_rng = techniques.RankRNG(seed, rank, step, device) if world_size > 1 else nullcontext()
 
 
 def on_signal(signum, frame):
     """Finish the current step, then write log and checkpoint; a second Ctrl-C aborts at once."""
-    global stop_signal
-    stop_signal = signum
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    global stop_signal, pending_signal
+    if world_size > 1:  # torchrun: the ranks stop together, at the next check (techniques.agree); torchrun forwards
+        pending_signal = signum  # a Ctrl-C once more, so a second one is not an abort here (torchrun kills after 30 s)
+    else:
+        stop_signal = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 signal.signal(signal.SIGINT, on_signal)
@@ -381,7 +405,7 @@ signal.signal(signal.SIGTERM, on_signal)
 # Losses and accuracy accumulate on the device; the host reads them only at logging points, so the
 # GPU never waits on Python. On the CPU a read is free, so divergence is checked every step there.
 check_every = 1 if device_type == 'cpu' else log_interval
-first_bad_step = None
+first_bad_step, bad = None, False
 epoch = start_epoch
 while epoch < epochs and step < total_steps and not (time_limit and elapsed >= time_limit * 60):
     epoch_start, epoch_steps = time.time(), 0
@@ -390,15 +414,18 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
     if stem_freeze_epochs:  # every epoch: evaluate() puts the whole net back in train mode
         frozen = epoch < stem_freeze_epochs  # no gradients: the optimizer skips the stem (and its weight decay)
         net.patch_embed[:2].requires_grad_(not frozen).train(not frozen)  # stem and stages; the projection trains
-    bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2)
+    bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2,
+               disable=None if rank == 0 else True)  # None: no bar where stderr is not a terminal (parallel studies)
+    clock = 0.0  # torchrun: rank 0's seconds into the epoch at the last check, so all ranks set the same LR
     for x, y in bar:
         progress = step / total_steps
         if time_limit:
-            progress = max(progress, (elapsed + time.time() - epoch_start) / (time_limit * 60))
+            seconds = time.time() - epoch_start if world_size == 1 else clock
+            progress = max(progress, (elapsed + seconds) / (time_limit * 60))
         for group in opt.param_groups:
             group['lr'] = lr_at(progress)
-        with autocast:
-            out = step_model(x)  # (logits, dist_logits) from a ViT with a distillation token
+        with autocast, rank_rng:
+            out = train_model(x)  # (logits, dist_logits) from a ViT with a distillation token
             with torch.no_grad():
                 teacher_logits = teacher_net(x) if teacher_net is not None else None
             loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
@@ -409,23 +436,28 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
         loss_sum += loss.detach()
         correct += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()  # mixed: the larger part
         step, epoch_steps = step + 1, epoch_steps + 1
-        if step % check_every == 0 and not math.isfinite(loss_sum.item()):
+        if world_size > 1 and step % check_every == 0:  # torchrun: decide alike on every rank, or wait forever
+            bad, stop_signal, clock = techniques.agree(loss_sum, pending_signal, time.time() - epoch_start)
+        if step % check_every == 0 and (bad or not math.isfinite(loss_sum.item())):
             first_bad_step = step
             break
         if step % log_interval == 0:
-            bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * batch_size):.3f}",
+            bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * len(x)):.3f}",
                             img_s=f"{epoch_steps * batch_size / (time.time() - epoch_start):.0f}", lr=f"{lr_at(progress):.2e}")
         if stop_signal or step >= total_steps or (time_limit and progress >= 1):
             break
     bar.close()
     train_time = time.time() - epoch_start
+    if world_size > 1:  # torchrun: the epoch's train metrics over every rank (loss_sum: sums of per-rank means)
+        techniques.all_reduce(loss_sum).div_(world_size)
+        techniques.all_reduce(correct)
     if first_bad_step is None and not math.isfinite(loss_sum.item()):
         first_bad_step = step
     if first_bad_step is not None or stop_signal:
         break
     val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
     ema_val = evaluate(val_loader, ema_net) if ema_net is not None and len(val_x) else None
-    elapsed += time.time() - epoch_start
+    elapsed = techniques.from_rank0(elapsed + time.time() - epoch_start, device)  # torchrun: rank 0's clock, alike on all
     entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
              'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
              'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
@@ -462,6 +494,7 @@ if stop_signal:
     sys.exit(128 + stop_signal)
 
 # ----------------------------------------------------------------------------- test, once
+techniques.barrier()  # torchrun: rank 0 has written ckpt_best
 best = torch.load(best_path, map_location=device, weights_only=False)
 net.load_state_dict(best['model'])
 log['final']['test_weights'] = best.get('weights', 'raw')  # 'ema' when the EMA weights won on val

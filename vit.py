@@ -183,7 +183,7 @@ def apply_rope(x, cos, sin):
 # ----------------------------------------------------------------------------- layers
 
 # CUDA takes SDPA (fused flash / memory-efficient kernels). At CIFAR's 65 tokens the CPU is faster with
-# three explicit ops: SDPA's CPU flash backward alone took 30% of a step (exps/bench.py, see README).
+# three explicit ops: SDPA's CPU flash backward alone took 30% of a step (bench.py, see README).
 SDPA_ON_CPU = False
 
 

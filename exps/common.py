@@ -1,8 +1,10 @@
 """Shared plumbing of the study scripts: arguments, one train.py subprocess per run, skip, summary.
 
 A study script is a grid of flag overrides: [(variant name, {flag: value}), ...]. `run` trains every
-variant for every seed, one at a time (two trainings would share the cores and distort img/s), and
-leaves runs/<study>/<variant>_s<seed>/log.json. Rerunning a study skips the runs that finished.
+variant for every seed and leaves runs/<study>/<variant>_s<seed>/log.json. Rerunning a study skips the
+runs that finished. One run at a time by default: on a CPU two trainings share the cores and distort
+img/s (and a time-limited run gets fewer steps). On GPUs, --parallel=N runs N at a time, each pinned to
+one GPU of --devices (round-robin; several runs may share a GPU: small ViTs do not fill one).
 Every train.py command is: the recipe (a config file, optional), then the budget and the study's shared
 flags, then the grid's flags, then the seed and any other --flag=value: later ones win.
 
@@ -12,12 +14,16 @@ flags, then the grid's flags, then the seed and any other --flag=value: later on
     python exps/patch_size.py --list           # print the runs, train nothing
     python exps/patch_size.py --only=patch2,patch8   # a part of the grid
     python exps/patch_size.py --lr=3e-4        # any other --flag=value goes to every train.py run
+    python exps/patch_size.py --parallel=4 --devices=0,1   # 4 at a time, 2 per GPU
 """
 import argparse
 import json
 import os
+import queue
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, 'train.py')
@@ -41,7 +47,13 @@ def parse(study):
     p.add_argument('--smoke', action='store_true', help='tiny synthetic runs (tests)')
     p.add_argument('--list', action='store_true', help='print the runs and their flags, train nothing')
     p.add_argument('--only', default='', help='comma-separated variant names: run just these of the grid')
+    p.add_argument('--parallel', type=int, default=1, help='trainings at once, each in its own process with its '
+                   'output in <run>/train.out (default 1: one at a time, output on the terminal)')
+    p.add_argument('--devices', default='', help='comma-separated GPUs (CUDA_VISIBLE_DEVICES values) the runs are '
+                   'pinned to, round-robin (default with --parallel: every visible GPU)')
     args, extra = p.parse_known_args()
+    if args.parallel < 1:
+        p.error(f"--parallel={args.parallel} must be >= 1")
     for arg in extra:
         if not (arg.startswith('--') and '=' in arg):
             p.error(f"{arg}: extra train.py flags are written --name=value")
@@ -95,7 +107,7 @@ def status(run_dir):
 
 
 def run(args, grid, seeds=None, study=None):
-    """Train every (variant, flags) of grid for each seed, sequentially; returns {run name: status}.
+    """Train every (variant, flags) of grid for each seed, args.parallel at a time; returns {run name: status}.
     Finished runs (done or diverged: a divergence is a result) are skipped; an interrupted one resumes;
     a failed one is trained again. A failure never stops the study."""
     study = study or args.study
@@ -106,7 +118,7 @@ def run(args, grid, seeds=None, study=None):
         if unknown:
             sys.exit(f"error: --only: {', '.join(sorted(unknown))} not in the grid ({', '.join(v for v, _ in grid)})")
         grid = [(v, o) for v, o in grid if v in only]
-    results = {}
+    results, jobs = {}, []
     if not args.list:  # the grid's order, for the plots (augment's none -> full reads left to right)
         os.makedirs(out_dir, exist_ok=True)
         order_path = os.path.join(out_dir, 'order.json')
@@ -130,10 +142,80 @@ def run(args, grid, seeds=None, study=None):
                 cmd.append('--resume=True')
             elif previous:
                 cmd.append('--overwrite=True')
-            print(f"=== {study}/{name}: {' '.join(cmd[2:])}", flush=True)
-            code = subprocess.run(cmd).returncode
-            log = status(os.path.join(out_dir, name))
-            results[name] = log['status'] if log and code in (0, 3) else f"failed (exit {code})"
+            results[name] = None  # keeps the grid's order for the summary
+            jobs.append((name, cmd))
+    if jobs:
+        results.update(train_all(args, study, out_dir, jobs))
+    return results
+
+
+def devices(args):
+    """The GPUs runs are pinned to (CUDA_VISIBLE_DEVICES values), or [] (not pinned: one run at a time, or no GPU)."""
+    if args.devices:
+        return args.devices.split(',')
+    if args.parallel == 1:
+        return []
+    if os.environ.get('CUDA_VISIBLE_DEVICES'):
+        return os.environ['CUDA_VISIBLE_DEVICES'].split(',')
+    import torch
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def train_all(args, study, out_dir, jobs):
+    """Run the (name, train.py command) jobs, args.parallel at a time; returns {name: status}. Each run takes a
+    slot, a GPU, while it trains (slots are handed out round-robin, so N runs on D GPUs put N/D on each).
+    One at a time, a run's output goes to the terminal; in parallel, to <run>/train.out, and one line per
+    finished run is printed. A run that fails leaves the others running."""
+    gpus, slots = devices(args), queue.Queue()
+    for i in range(args.parallel):
+        slots.put(gpus[i % len(gpus)] if gpus else None)
+    env = dict(os.environ)
+    if args.parallel > 1 and not gpus and 'OMP_NUM_THREADS' not in env:  # CPU: share the cores, do not oversubscribe
+        env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // args.parallel))
+
+    def train(name, cmd):
+        gpu = slots.get()
+        try:
+            run_env = env if gpu is None else dict(env, CUDA_VISIBLE_DEVICES=gpu)
+            start = time.time()
+            if args.parallel == 1:
+                print(f"=== {study}/{name}: {' '.join(cmd[2:])}", flush=True)
+                code = subprocess.run(cmd, env=run_env).returncode
+            else:
+                os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+                with open(os.path.join(out_dir, name, 'train.out'), 'a') as out:  # appended: a resumed run keeps both parts
+                    out.write(f"=== {' '.join(cmd)}\n")
+                    out.flush()
+                    code = subprocess.run(cmd, env=run_env, stdout=out, stderr=subprocess.STDOUT).returncode
+            return code, gpu, time.time() - start
+        finally:
+            slots.put(gpu)
+
+    if args.parallel > 1 and jobs:
+        print(f"{study}: {len(jobs)} runs, {args.parallel} at a time"
+              + (f" on GPUs {','.join(gpus)}" if gpus else f" on the CPU ({env.get('OMP_NUM_THREADS')} threads each)")
+              + f"; each run's output in {out_dir}/<run>/train.out", flush=True)
+    results = {}
+    with ThreadPoolExecutor(args.parallel) as pool:
+        futures = {pool.submit(train, name, cmd): name for name, cmd in jobs}
+        try:
+            for n, future in enumerate(as_completed(futures), 1):
+                name = futures[future]
+                try:
+                    code, gpu, seconds = future.result()
+                except Exception as e:  # could not even start (a full disk, a missing python): the others go on
+                    results[name] = f"failed ({type(e).__name__}: {e})"
+                    print(f"[{n}/{len(jobs)}] {study}/{name}: {results[name]}", flush=True)
+                    continue
+                log = status(os.path.join(out_dir, name))
+                results[name] = log['status'] if log and code in (0, 3) else f"failed (exit {code})"
+                acc = (log or {}).get('final', {}).get('test_acc')
+                print(f"[{n}/{len(jobs)}] {study}/{name}: {results[name]}" + (f", test acc {acc:.4f}" if acc is not None else '')
+                      + f", {seconds / 60:.1f} min" + (f", GPU {gpu}" if gpu is not None else '')
+                      + (f" | {os.path.join(out_dir, name, 'train.out')}" if args.parallel > 1 else ''), flush=True)
+        except KeyboardInterrupt:  # Ctrl-C reached the runs too (they checkpoint and stop): start no new ones
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return results
 
 

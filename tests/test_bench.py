@@ -11,7 +11,7 @@ from models import count_params, flops_per_image
 from vit import ViT, ViTConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(ROOT, 'exps', 'bench.py')
+BENCH = os.path.join(ROOT, 'bench.py')
 
 
 def bench(tmp_path, *flags):
@@ -35,6 +35,17 @@ def test_tiny_bench_writes_consistent_json(tmp_path):
         limit = result['matmul_gflops'][r['dtype']] * 1e9 / result['step_flops_per_image']
         assert r['limit_img_s'] == pytest.approx(limit) and r['fraction_of_limit'] == pytest.approx(r['train_img_s'] / limit)
     assert 'eager' in res.stdout and 'of limit' in res.stdout
+
+
+def test_fill_config_is_a_second_bench_of_the_preset(tmp_path):
+    """--fill (on by default on CUDA: ViT-Base) benches a preset at fill_batch in a child; on the CPU only when asked."""
+    res, result = bench(tmp_path, '--fill=small', '--fill_batch=4', '--dtypes=float32')
+    assert res.returncode == 0, res.stderr
+    fill = result['fill']
+    assert (fill['config']['dim'], fill['config']['depth'], fill['config']['heads'], fill['config']['batch_size']) == (384, 12, 6, 4)
+    assert fill['params'] == count_params(ViT(ViTConfig(dim=384, depth=12, heads=6))) and 'fill' not in fill
+    assert result['config']['dim'] == 32 and result['gpu'] is None and 'mfu' not in result['results'][0]
+    assert '--fill: small preset at batch 4' in res.stdout
 
 
 def test_data_only_mode(tmp_path):

@@ -34,7 +34,7 @@ import report  # noqa: E402
 import slides  # noqa: E402
 import table  # noqa: E402
 
-STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py; bench.py and the timm reference do not
+STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py
                  if f.endswith('.py') and f != 'common.py' and 'common.parse(' in open(os.path.join(EXPS, f)).read())
 N_RUNS = dict(baseline=1, patch_size=3, model_size=9, heads=4, patch_embed=4, norm=8, ffn=2, pos_emb=11,
               registers=4, multi_cls=3, mla=6, layerscale=4, augment=15, optimizer=3, distill=4, resnet=4,
@@ -151,14 +151,18 @@ sys.exit(3 if status == 'diverged' else 0)
 """
 
 
-def test_runner_skips_resumes_and_continues_after_failure(tmp_path, monkeypatch, capsys):
+def load_common(tmp_path, monkeypatch, fake, *argv):
     spec = importlib.util.spec_from_file_location('exps_common', os.path.join(EXPS, 'common.py'))
     common = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(common)
-    (tmp_path / 'train.py').write_text(FAKE_TRAIN)
+    (tmp_path / 'train.py').write_text(fake)
     monkeypatch.setattr(common, 'TRAIN', str(tmp_path / 'train.py'))
-    monkeypatch.setattr(sys, 'argv', ['fake.py', f"--out_dir={tmp_path}", '--seeds=2', '--time_limit=5', '--lr=0.1'])
-    args = common.parse('fake')
+    monkeypatch.setattr(sys, 'argv', ['fake.py', f"--out_dir={tmp_path}", *argv])
+    return common, common.parse('fake')
+
+
+def test_runner_skips_resumes_and_continues_after_failure(tmp_path, monkeypatch, capsys):
+    common, args = load_common(tmp_path, monkeypatch, FAKE_TRAIN, '--seeds=2', '--time_limit=5', '--lr=0.1')
     out = tmp_path / 'fake'
     (out / 'int_s0').mkdir(parents=True)  # an interrupted run with a checkpoint: resumed, not restarted
     (out / 'int_s0' / 'log.json').write_text(json.dumps({'name': 'int_s0', 'status': 'interrupted'}))
@@ -178,6 +182,59 @@ def test_runner_skips_resumes_and_continues_after_failure(tmp_path, monkeypatch,
     with pytest.raises(SystemExit) as e:
         common.summarise(args, results)
     assert e.value.code == 1 and '2 failed (exit 2)' in capsys.readouterr().out
+
+
+FAKE_PARALLEL = """
+import glob, json, os, sys, time
+a = dict(x[2:].split('=', 1) for x in sys.argv[1:])
+d = os.path.join(a['out_dir'], a['name']); os.makedirs(d, exist_ok=True)
+env = {k: os.environ.get(k) for k in ('CUDA_VISIBLE_DEVICES', 'OMP_NUM_THREADS')}
+open(os.path.join(d, 'calls.txt'), 'a').write(json.dumps(env) + '\\n')
+print('hello from', a['name'])
+open(os.path.join(a['out_dir'], 'started_' + a['name']), 'w').close()
+t0 = time.time()  # a barrier: the first two runs only finish once both have started, so one at a time never ends
+while len(glob.glob(os.path.join(a['out_dir'], 'started_*'))) < 2:
+    if time.time() - t0 > 60: sys.exit(4)
+    time.sleep(0.05)
+if a['name'].startswith('bad'): sys.exit(2)
+json.dump({'name': a['name'], 'status': 'done', 'final': {'test_acc': 0.5}}, open(os.path.join(d, 'log.json'), 'w'))
+"""
+
+
+def test_parallel_runs_pinned_round_robin_with_own_output(tmp_path, monkeypatch, capsys):
+    common, args = load_common(tmp_path, monkeypatch, FAKE_PARALLEL, '--seeds=2', '--parallel=2', '--devices=7,9')
+    grid = [('bad', {}), ('ok', {}), ('more', {})]
+    results = common.run(args, grid)  # sequentially the first run would wait for a second one forever (exit 4)
+    assert results == {'bad_s0': 'failed (exit 2)', 'ok_s0': 'done', 'more_s0': 'done',
+                       'bad_s1': 'failed (exit 2)', 'ok_s1': 'done', 'more_s1': 'done'}
+    assert list(results) == ['bad_s0', 'ok_s0', 'more_s0', 'bad_s1', 'ok_s1', 'more_s1']  # the grid's order
+    out = tmp_path / 'fake'
+    calls = {n: [json.loads(l) for l in (out / n / 'calls.txt').read_text().splitlines()] for n in results}
+    assert {calls['bad_s0'][0]['CUDA_VISIBLE_DEVICES'], calls['ok_s0'][0]['CUDA_VISIBLE_DEVICES']} == {'7', '9'}
+    assert all(c[0]['CUDA_VISIBLE_DEVICES'] in ('7', '9') and c[0]['OMP_NUM_THREADS'] is None for c in calls.values())
+    train_out = (out / 'ok_s1' / 'train.out').read_text()  # the run's own output, not the terminal's
+    assert train_out.startswith('=== ') and '--name=ok_s1' in train_out and 'hello from ok_s1' in train_out
+    printed = capsys.readouterr().out
+    assert 'hello from' not in printed
+    finished = [l for l in printed.splitlines() if l.startswith('[')]
+    assert len(finished) == 6 and sorted(l.split()[0] for l in finished) == sorted(f"[{i}/6]" for i in range(1, 7))
+    assert any('fake/ok_s0: done, test acc 0.5000' in l and ', GPU ' in l for l in finished)
+    # second pass: finished runs are skipped, failed ones retried, their output appended to the same file
+    assert common.run(args, grid) == results
+    assert len(calls['ok_s0']) == 1 and len((out / 'bad_s0' / 'calls.txt').read_text().splitlines()) == 2
+    assert (out / 'bad_s0' / 'train.out').read_text().count('=== ') == 2
+
+
+def test_parallel_on_the_cpu_splits_the_threads(tmp_path, monkeypatch):
+    common, args = load_common(tmp_path, monkeypatch, FAKE_PARALLEL, '--parallel=2')
+    devices = common.devices
+    monkeypatch.setattr(common, 'devices', lambda args: [])  # as on a machine without GPUs
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    assert common.run(args, [('a', {}), ('b', {})]) == {'a_s0': 'done', 'b_s0': 'done'}
+    env = json.loads((tmp_path / 'fake' / 'a_s0' / 'calls.txt').read_text())
+    assert env['OMP_NUM_THREADS'] == str(max(1, os.cpu_count() // 2)) and env['CUDA_VISIBLE_DEVICES'] == os.environ.get('CUDA_VISIBLE_DEVICES')
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '3,5')  # --parallel without --devices: the visible GPUs
+    assert devices(args) == ['3', '5']
 
 
 def check_figures(paths):

@@ -1,14 +1,16 @@
 """Speed of one config on this machine: params, FLOPs, train-step and eval img/s, peak memory and compile
 time, eager and compiled, float32 and bfloat16 autocast; the reference ViTs (timm's VisionTransformer and
 vit-pytorch's ViT, built with the same config) alongside when they are importable, and the matmul-bound
-limit of the step rate.
+limit of the step rate. On CUDA also MFU (model FLOPs utilisation: the counted FLOPs of forward + backward
+per second over the GPU's peak dense bf16 FLOP/s, PEAK_BF16) and a second config that fills the GPU.
 
-    python exps/bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
-    python exps/bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
-    python exps/bench.py --model=resnet18
-    python exps/bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
-    python exps/bench.py --phases=True --modes=eager --dtypes=bfloat16   # step time per phase, attention variants
-    python exps/bench.py --tiny=True                       # seconds: the CI smoke test
+    python bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
+    python bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
+    python bench.py --model=resnet18
+    python bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
+    python bench.py --phases=True --modes=eager --dtypes=bfloat16   # step time per phase, attention variants
+    python bench.py --tiny=True                       # seconds: the CI smoke test
+    python bench.py --out=results/bench_h100.json     # on a GPU: baseline, then ViT-Base at batch 512 (--fill)
 
 A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW
 (fused, as train.py), for every implementation. Each (implementation, mode, dtype) runs in a fresh process
@@ -33,14 +35,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import torch  # noqa: E402
+import torch
 
-import configurator  # noqa: E402
-import data  # noqa: E402
-import models  # noqa: E402
-import techniques  # noqa: E402
-import vit  # noqa: E402
+import configurator
+import data
+import models
+import techniques
+import vit
 
 model = 'vit'                # vit | resnet18 | resnet34 | resnet50
 preset = ''
@@ -64,12 +65,14 @@ workers = 2
 phases = False               # per-phase step time (data wait, forward, backward, optimizer) of each of `variants`
 variants = 'mha,mla,qk_norm,rope2d'  # --phases: names of PHASE_VARIANTS, each on top of the other flags
 tiny = False                 # a tiny model, 3 steps, eager only: seconds (CI)
+fill = 'auto'                # also time this ViT preset at fill_batch, a model that fills the GPU; auto: base on CUDA, none elsewhere
+fill_batch = 512
 out = ''                     # JSON path; '' = runs/bench/<model>-<time>.json
 one = ''                     # internal: "mode,dtype,impl" measured by this process
 CHOICES = dict(vit.CHOICES, model=models.MODELS, device=('auto', 'cpu', 'cuda', 'mps'), preset=('',) + tuple(vit.PRESETS),
-               dataset=data.DATASETS, augment=data.AUGMENTS)
+               dataset=data.DATASETS, augment=data.AUGMENTS, fill=('auto', '') + tuple(vit.PRESETS))
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
-TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', references=False)
+TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', references=False, fill='')
 
 try:
     config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
@@ -88,6 +91,16 @@ PHASE_VARIANTS = {'mha': {}, 'mla': dict(attn='mla', kv_rank=max(dim // 3, 1)), 
 if phases and (model != 'vit' or not set(variants.split(',')) <= set(PHASE_VARIANTS)):
     sys.exit(f"error: --phases times ViT variants: needs --model=vit and --variants from {', '.join(PHASE_VARIANTS)} "
              f"(got --model={model} --variants={variants})")
+# Peak dense (no sparsity) bf16 tensor-core FLOP/s from NVIDIA's datasheets, by a part of torch.cuda.get_device_name();
+# the first match wins. NVL parts run at other clocks: not listed, so no MFU rather than a wrong one.
+PEAK_BF16 = [('NVL', None), ('H100 PCIe', 756e12), ('H100', 989e12), ('H200', 989e12), ('A100', 312e12),
+             ('L40S', 362e12), ('L4', 121e12)]
+
+
+def gpu_peak():
+    """(this GPU's name, its peak dense bf16 FLOP/s, or None when PEAK_BF16 does not list it)."""
+    name = torch.cuda.get_device_name()
+    return name, next((peak for part, peak in PEAK_BF16 if part in name), None)
 
 
 def sync():
@@ -253,6 +266,7 @@ else:
     same_config = model == 'vit' and all(config[k] == v for k, v in vit.config_fields().items() if k not in REFERENCE_FLAGS)
     refs = [r for r, module in REFERENCES.items() if references and same_config and importlib.util.find_spec(module)]
     rows, peaks = [], {}
+    gpu = gpu_peak() if device_type == 'cuda' else None
     for dtype in dtypes.split(','):
         peaks[dtype] = matmul_gflops(dtype, shape)
         for mode in modes.split(','):
@@ -266,6 +280,8 @@ else:
                 row = json.loads(res.stdout.strip().splitlines()[-1])
                 limit = peaks[dtype] * 1e9 / flops
                 row.update(limit_img_s=limit, fraction_of_limit=row['train_img_s'] / limit)
+                if gpu:  # against the bf16 peak: bf16 rows only (float32 runs TF32, another peak)
+                    row['mfu'] = row['train_img_s'] * flops / gpu[1] if dtype == 'bfloat16' and gpu[1] else None
                 rows.append(row)
     for row in rows:
         for ref in refs:
@@ -281,23 +297,39 @@ else:
         best[dtype] = {'ours': ours['train_img_s'], 'ours_mode': ours['mode'],
                        'reference': ref and ref['train_img_s'], 'reference_impl': ref and f"{ref['impl']} {ref['mode']}",
                        'ratio': ref and ours['train_img_s'] / ref['train_img_s']}
-    result = {'config': config, 'device': device, 'torch': torch.__version__, 'params': models.count_params(net),
+    result = {'config': config, 'device': device, 'gpu': gpu,
+              'torch': torch.__version__, 'params': models.count_params(net),
               'flops_per_image': fwd_flops, 'step_flops_per_image': flops, 'matmul_gflops': peaks, 'results': rows,
               'best': best}
     print(f"{model}: {result['params']:,} params, {fwd_flops / 1e6:.1f} MFLOPs/img forward, {flops / 1e6:.1f} MFLOPs/img "
           f"per train step | {device}, batch {batch_size}, torch {torch.__version__}")
     print('matmul: ' + ', '.join(f"{d} {g:.0f} GFLOP/s" for d, g in peaks.items()))
     print(f"{'impl':<11} {'mode':<9} {'dtype':<9} {'train img/s':>11} {'eval img/s':>10} {'limit':>6} {'of limit':>8} "
-          + ''.join(f"{'vs ' + ref:>15}" for ref in refs) + f" {'compile s':>9} {'peak MB':>8}")
+          + ''.join(f"{'vs ' + ref:>15}" for ref in refs) + f" {'compile s':>9} {'peak MB':>8}" + ('     MFU' if device_type == 'cuda' else ''))
     for r in rows:
         print(f"{r['impl']:<11} {r['mode']:<9} {r['dtype']:<9} {r['train_img_s']:>11.1f} {r['eval_img_s']:>10.0f} "
               f"{r['limit_img_s']:>6.0f} {r['fraction_of_limit']:>8.0%} "
               + ''.join(f"{r.get('vs_' + ref, float('nan')):>15.2f}" for ref in refs)
-              + f" {r['compile_s']:>9.1f} {r['peak_mem_mb']:>8.0f}")
+              + f" {r['compile_s']:>9.1f} {r['peak_mem_mb']:>8.0f}"
+              + (f" {r['mfu']:>7.1%}" if r.get('mfu') else '       -' if device_type == 'cuda' else ''))
+    if gpu:
+        print(f"MFU: train FLOPs per second over {gpu[0]}'s peak dense bf16 FLOP/s"
+              + (f" ({gpu[1] / 1e12:.0f} TFLOP/s), bf16 rows" if gpu[1] else
+                 ": omitted, this GPU is not in bench.py's PEAK_BF16 table (add its datasheet figure)"))
     for dtype, b in best.items():
         if b['reference']:
             print(f"{dtype}: ours {b['ours']:.1f} img/s ({b['ours_mode']}) vs the fastest reference {b['reference']:.1f} "
                   f"({b['reference_impl']}): {b['ratio']:.2f}x")
+    preset_fill = fill if fill != 'auto' else 'base' if device_type == 'cuda' else ''
+    if preset_fill and model == 'vit':  # the same bench, in a child, for a model that fills the GPU; its table follows
+        fill_out = os.path.join(tempfile.mkdtemp(prefix='bench-fill-'), 'fill.json')
+        print(f"\n--fill: {preset_fill} preset at batch {fill_batch}", flush=True)
+        argv = sys.argv[1:] + [f'--{k}={v}' for k, v in vit.PRESETS[preset_fill].items()]
+        if subprocess.run([sys.executable, os.path.abspath(__file__), *argv, f'--batch_size={fill_batch}', '--fill=',
+                           f'--out={fill_out}']).returncode:
+            sys.exit(f"error: the --fill={preset_fill} bench failed")
+        result['fill'] = json.load(open(fill_out))
+        shutil.rmtree(os.path.dirname(fill_out))
 path = out or os.path.join('runs', 'bench', f"{'data' if data_only else 'phases' if phases else model}-{time.strftime('%Y%m%d-%H%M%S')}.json")
 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 with open(path, 'w') as f:
