@@ -171,7 +171,7 @@ def backward_step(loss, net, opt, grad_clip):
 
 
 def optimizer_step(net, opt, grad_clip):
-    """Gradient clipping, optimizer step, gradients cleared (exps/bench.py --phases times it apart from the backward)."""
+    """Gradient clipping, optimizer step, gradients cleared (bench.py --phases times it apart from the backward)."""
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
     opt.step()

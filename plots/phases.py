@@ -1,7 +1,7 @@
 """Where a train step's time goes, per variant: stacked bars of data wait, forward, backward and optimizer
 (median ms per step) from the benchmark's JSON, one panel per mode and precision.
 
-    python exps/bench.py --phases=True --modes=eager --dtypes=bfloat16 --out=results/bench_phases.json
+    python bench.py --phases=True --modes=eager --dtypes=bfloat16 --out=results/bench_phases.json
     python plots/phases.py results/bench_phases.json --out=results/figures
 """
 import argparse
@@ -39,7 +39,7 @@ def figure(result):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('json', help='exps/bench.py --phases=True output')
+    p.add_argument('json', help='bench.py --phases=True output')
     p.add_argument('--out', default='report/figures', help='where phases.png and phases.pdf go')
     a = p.parse_args()
     with open(a.json) as f:
