@@ -186,12 +186,17 @@ def matmul_gflops(dtype, model_shape):
     return best
 
 
-def data_rate():
+def train_loader():
+    """The dataset and train.py's augmenting training loader over all of its training images, from the flags."""
     ds = data.load_dataset(dataset, data_dir)
-    x, y = ds['train_x'], ds['train_y']
-    mean, std = data.channel_stats(x)
-    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, color_jitter=color_jitter,
-                         erasing=erasing, mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
+    mean, std = data.channel_stats(ds['train_x'])
+    return ds, data.Loader(ds['train_x'], ds['train_y'], batch_size, device, mean, std, train=True, augment=augment,
+                           color_jitter=color_jitter, erasing=erasing, mixup=mixup, cutmix=cutmix,
+                           num_classes=len(ds['classes']), workers=workers)
+
+
+def data_rate():
+    _, loader = train_loader()
     batches_s, img_s = data.measure_rate(loader, n_batches=steps)
     return {'augment': augment, 'color_jitter': color_jitter, 'erasing': erasing, 'mixup': mixup, 'cutmix': cutmix,
             'workers': workers, 'batches_per_s': batches_s, 'img_s': img_s}
@@ -199,11 +204,8 @@ def data_rate():
 
 def phase_times():
     """--phases: median ms of each phase of train.py's step for every (variant, mode, dtype); see the docstring."""
-    ds = data.load_dataset(dataset, data_dir)
-    x, y = ds['train_x'], ds['train_y']
-    mean, std = data.channel_stats(x)
-    loader = data.Loader(x, y, batch_size, device, mean, std, train=True, augment=augment, color_jitter=color_jitter,
-                         erasing=erasing, mixup=mixup, cutmix=cutmix, num_classes=len(ds['classes']), workers=workers)
+    ds, loader = train_loader()
+    x = ds['train_x']
     batches = itertools.chain.from_iterable(itertools.repeat(loader))  # epoch after epoch
     data_shape = dict(img_size=x.shape[2], in_chans=x.shape[1], num_classes=len(ds['classes']))
     units = []
