@@ -32,7 +32,7 @@ def read_log(run_dir):
         return json.load(f)
 
 
-def wait_for_epochs(run_dir, n, proc, timeout=60):
+def wait_for_epochs(run_dir, n, proc, timeout=300):
     """Poll the (atomically written) log until n epochs are in its history."""
     t0 = time.time()
     while time.time() - t0 < timeout:
