@@ -7,6 +7,7 @@ allowed values are a choice list or a range string (see parse_range), checked be
 """
 import ast
 import difflib
+import hashlib
 import math
 import re
 
@@ -110,6 +111,13 @@ def configure(defaults, argv, choices, presets, ranges=None):
 
 
 RANGE = re.compile(r"(?:(int|float) )?(?:(>=|>) (\S+)|in ([\[(])(\S+), (\S+)([\])]))")
+
+
+def config_files(argv):
+    """The config files a run read (a study's recipe), each with a hash and its text: the log says what ran."""
+    files = [a for a in argv if not a.startswith('--')]
+    texts = [open(f).read() for f in files]
+    return [{'path': f, 'sha256': hashlib.sha256(t.encode()).hexdigest()[:16], 'text': t} for f, t in zip(files, texts)]
 
 
 def parse_range(rule):

@@ -1,4 +1,5 @@
-"""Training techniques train.py uses around its step: device and autocast setup, the step itself, optimizers
+"""Training techniques train.py uses around its step: device and autocast setup (and the log's record of the
+machine), the step itself, optimizers
 (Lion by hand), the EMA of the weights, and the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
 Under torchrun, the few distributed helpers train.py needs (process group, agreement between ranks).
 """
@@ -6,6 +7,8 @@ import atexit
 import copy
 import math
 import os
+import platform
+import subprocess
 from contextlib import contextmanager, nullcontext
 
 import torch
@@ -73,6 +76,26 @@ def setup_device(device):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     return device, device_type
+
+
+def environment(device, device_type, world_size):
+    """The log's 'env': torch, device, a short machine string for the figures (the GPU's name, else the CPU's
+    from /proc/cpuinfo), the number of ranks and the git commit of the code that ran."""
+    cpu = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+    except OSError:
+        pass
+    machine = (torch.cuda.get_device_name() if device_type == 'cuda'
+               else f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    try:
+        commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=os.path.dirname(os.path.abspath(__file__)),
+                                capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
+    except OSError:
+        commit = 'unknown'
+    return {'torch': torch.__version__, 'device': device, 'machine': machine, 'world_size': world_size,
+            'git_commit': commit}
 
 
 def setup_distributed(device_type):

@@ -8,14 +8,11 @@
 
 Globals below are the config. Read top to bottom: config, setup, loop, test.
 """
-import hashlib
 import json
 import math
 import os
-import platform
 import resource
 import signal
-import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -302,40 +299,11 @@ def save_checkpoint(path, epoch, use_ema=False):
     atomic_write(path, lambda f: torch.save(state, f))
 
 
-def git_commit():
-    try:
-        return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=os.path.dirname(os.path.abspath(__file__)),
-                              capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
-    except OSError:
-        return 'unknown'
-
-
-def machine():
-    """A short model string for the figures: the GPU's name, else the CPU's (from /proc/cpuinfo on Linux)."""
-    if device_type == 'cuda':
-        return torch.cuda.get_device_name()
-    cpu = ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
-    except OSError:
-        pass
-    return f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-
-
-def recipe():
-    """The config files this run read (a study's recipe), with a hash and the text: the log says what ran."""
-    files = [a for a in sys.argv[1:] if not a.startswith('--')]
-    texts = [open(f).read() for f in files]
-    return [{'path': f, 'sha256': hashlib.sha256(t.encode()).hexdigest()[:16], 'text': t} for f, t in zip(files, texts)]
-
-
 step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
-log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': recipe(),
+log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': configurator.config_files(sys.argv[1:]),
        'model': {'params': n_params, 'flops_per_image': flops},
        'data': data_log,
-       'env': {'torch': torch.__version__, 'device': device, 'machine': machine(), 'world_size': world_size,
-               'git_commit': git_commit()},
+       'env': techniques.environment(device, device_type, world_size),
        'history': [], 'final': {}}
 if resume:
     try:
