@@ -139,7 +139,8 @@ def summary(group):
                 val=val.mean() if len(val) else float('nan'), val_std=val.std(ddof=1) if len(val) > 1 else 0.0,
                 params=group[0]['model']['params'], flops=group[0]['model']['flops_per_image'],
                 img_s=float(np.mean(rates)) if rates else float('nan'),
-                time_s=float(np.mean([r['final'].get('train_time_s', np.nan) for r in done])) if done else float('nan'))
+                time_s=float(np.mean([r['final'].get('train_time_s', np.nan) for r in done])) if done else float('nan'),
+                steps=float(np.mean([r['history'][-1]['step'] for r in done if r['history']] or [np.nan])))
 
 
 def swept(variants):
@@ -178,13 +179,19 @@ def machine(log):
     return log.get('env', {}).get('machine') or log.get('env', {}).get('device', '?')
 
 
+def recipe(log):
+    """'cpu10.py': the config files the run read first ('' for flags only, or a log too old to say)."""
+    return ' + '.join(os.path.basename(x['path']) for x in log.get('recipe') or [])
+
+
 def context(runs):
-    """One line: dataset, budget, seeds per variant, machine; several values joined by ' / '."""
+    """One line: dataset, recipe, budget, seeds per variant, machine; several values joined by ' / '."""
     def each(f):
         return ' / '.join(sorted({f(r) for r in runs})) or '?'
     seeds = [len(g) for vs in by_study(runs).values() for g in vs.values()]
-    return (f"{each(lambda r: dataset(r['config']))} | {each(lambda r: budget(r['config']))} | "
-            f"{n_seeds(seeds)} per variant | {each(machine)}")
+    recipes = each(recipe) if any(recipe(r) for r in runs) else ''
+    return (f"{each(lambda r: dataset(r['config']))} | {f'recipe {recipes}, ' if recipes else ''}"
+            f"{each(lambda r: budget(r['config']))} | {n_seeds(seeds)} per variant | {each(machine)}")
 
 
 def figure(runs=None, **kw):

@@ -1,5 +1,5 @@
 """One markdown and one LaTeX table per study: validation and test accuracy, mean ± std over seeds,
-seeds done, and the cost: params, FLOPs, img/s and train time. A line above each table gives the
+seeds done, optimizer steps (mean; what a time budget gave each variant), and the cost: params, FLOPs, img/s and train time. A line above each table gives the
 dataset, budget, seeds and machine, read from the logs. Prints the markdown.
 
     python plots/table.py --runs=runs --out=report/tables
@@ -8,7 +8,7 @@ import os
 
 import common
 
-COLUMNS = ['variant', 'seeds done', 'val acc (%)', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
+COLUMNS = ['variant', 'seeds done', 'steps', 'val acc (%)', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
 
 
 def rows(variants):
@@ -17,7 +17,7 @@ def rows(variants):
         s = common.summary(group)
         pm = lambda m, sd: f"{100 * m:.2f} ± {100 * sd:.2f}" if s['done'] > 1 else f"{100 * m:.2f}" if s['done'] else '-'
         done = f"{s['done']}/{s['n']}" + (f" ({s['diverged']} diverged)" if s['diverged'] else '')
-        out.append([v, done, pm(s['val'], s['val_std']), pm(s['acc'], s['std']), f"{s['params'] / 1e6:.2f}",
+        out.append([v, done, f"{s['steps']:.0f}" if s['done'] else '-', pm(s['val'], s['val_std']), pm(s['acc'], s['std']), f"{s['params'] / 1e6:.2f}",
                     f"{s['flops'] / 1e6:.1f}", f"{s['img_s']:.0f}", f"{s['time_s'] / 60:.1f}" if s['done'] else '-'])
     return out
 

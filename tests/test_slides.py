@@ -114,6 +114,9 @@ def test_bars_from_zero_error_bars_only_from_two_seeds(logs):
 
 def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
     runs = [r for r in common.load_runs(logs) if r['study'] == 'patch_size']
+    assert common.context(runs) == 'CIFAR-10 | recipe cpu10.py, 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
+    for r in runs:
+        r['recipe'] = []  # flags only: no recipe in the line
     assert common.context(runs) == 'CIFAR-10 | 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
     paths = ablation.main(logs, str(tmp_path / 'fig'))
     assert {os.path.basename(p) for p in paths} >= {'ablation_patch_size.png', 'ablation_patch_size.pdf'}
@@ -142,3 +145,14 @@ def test_study_takes_a_recipe_a_budget_and_seeds(tmp_path):
                       (['--seeds=0,0'], 'none twice')):
         code, _, err = listed(*bad)
         assert code == 2 and says in err, err
+
+
+def test_tables_give_mean_std_steps_and_cost(logs, tmp_path):
+    import table
+    md = table.main(logs, str(tmp_path / 'tables'))['patch_size']
+    assert md.startswith('Patch size: CIFAR-10 | recipe cpu10.py, 30 epochs per run | 2 seeds per variant')
+    row = next(l for l in md.splitlines() if l.startswith('| patch2 |')).strip('| ').split(' | ')
+    # variant, seeds done, steps, val, test (mean ± sample std over the 2 seeds), params, MFLOPs, img/s, minutes
+    assert row == ['patch2', '2/2', '300', f"{100 * np.mean([0.50, 0.54]):.2f} ± {100 * np.std([0.50, 0.54], ddof=1):.2f}",
+                   f"{100 * np.mean([0.49, 0.52]):.2f} ± {100 * np.std([0.49, 0.52], ddof=1):.2f}", '2.70', '320.0', '200', '3.0']
+    assert os.path.exists(tmp_path / 'tables' / 'patch_size.tex')
