@@ -256,12 +256,13 @@ def run_of(ckpt):
 
 
 def best_checkpoint(runs, vit):
-    """ckpt_best.pt of the done run with the highest test accuracy, ViTs (vit=True) or ResNets."""
+    """ckpt_best.pt of the done run with the highest validation accuracy (never chosen on test), ViTs
+    (vit=True) or ResNets."""
     ok = [r for r in runs if r['status'] == 'done' and (r['config'].get('model') == 'vit') == vit
           and os.path.exists(os.path.join(r['dir'], 'ckpt_best.pt'))]
     if not ok:
         return None
-    return os.path.join(max(ok, key=lambda r: r['final']['test_acc'])['dir'], 'ckpt_best.pt')
+    return os.path.join(max(ok, key=lambda r: r['final']['best_val_acc'])['dir'], 'ckpt_best.pt')
 
 
 def test_images(config, n):

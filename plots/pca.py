@@ -1,5 +1,5 @@
 """Why ViTs lag CNNs on small data, seen in feature space: 2-D PCA of the pooled features of the best
-ViT and the best ResNet (highest test accuracy under --runs), coloured by class, side by side; and
+ViT and the best ResNet (highest validation accuracy under --runs), coloured by class, side by side; and
 the first three principal components of the ViT's patch tokens shown as RGB images. Each model's
 class separation (between-class share of the feature variance) is in its panel's title.
 

@@ -156,3 +156,14 @@ def test_tables_give_mean_std_steps_and_cost(logs, tmp_path):
     assert row == ['patch2', '2/2', '300', f"{100 * np.mean([0.50, 0.54]):.2f} ± {100 * np.std([0.50, 0.54], ddof=1):.2f}",
                    f"{100 * np.mean([0.49, 0.52]):.2f} ± {100 * np.std([0.49, 0.52], ddof=1):.2f}", '2.70', '320.0', '200', '3.0']
     assert os.path.exists(tmp_path / 'tables' / 'patch_size.tex')
+
+
+def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
+    runs = []
+    for name, val, test in (('a', 0.6, 0.5), ('b', 0.5, 0.7)):  # b wins on test only
+        (tmp_path / name).mkdir()
+        (tmp_path / name / 'ckpt_best.pt').write_bytes(b'')
+        runs.append(dict(status='done', config=dict(model='vit'), dir=str(tmp_path / name),
+                         final=dict(best_val_acc=val, test_acc=test)))
+    assert common.best_checkpoint(runs, vit=True) == str(tmp_path / 'a' / 'ckpt_best.pt')
+    assert common.best_checkpoint(runs, vit=False) is None
