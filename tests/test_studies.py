@@ -316,3 +316,25 @@ def test_attention_distance_and_maps():
     maps = attention.attention_maps(vit.ViT(cfg), torch.randn(3, 3, 16, 16))
     assert len(maps) == 2 and maps[0].shape == (3, 2, T, T)
     assert torch.allclose(maps[1].sum(-1), torch.ones(3, 2, T), atol=1e-5)
+
+
+def test_best_combination_is_chosen_on_validation(tmp_path):
+    """exps/best.py --pick_from: per technique study the best mean val variant's swept flags; norm's high-lr
+    stability runs are never candidates; a study with no logs adds nothing."""
+    from test_slides import fake_log
+    fake = [('ffn', 'gelu', dict(ffn='gelu'), [(0.50, 0.70), (0.52, 0.70)]),  # gelu wins on test only
+            ('ffn', 'swiglu', dict(ffn='swiglu'), [(0.55, 0.40), (0.57, 0.40)]),
+            ('norm', 'layernorm', dict(norm='layernorm', qk_norm=False), [(0.60, 0.5)]),
+            ('norm', 'rmsnorm_qknorm', dict(norm='rmsnorm', qk_norm=True), [(0.58, 0.5)]),
+            ('norm', 'rmsnorm_qknorm_highlr', dict(norm='rmsnorm', qk_norm=True, lr=1e-2), [(0.90, 0.9)])]
+    for s, variant, flags, seeds in fake:
+        (tmp_path / s).mkdir(exist_ok=True)
+        for seed, (val, test) in enumerate(seeds):
+            (tmp_path / s / f"{variant}_s{seed}.json").write_text(json.dumps(fake_log(f"{variant}_s{seed}", flags, seed, val, test)))
+    r = study('best', '--smoke', '--list', '--out_dir=/nonexistent', f"--pick_from={tmp_path}")
+    assert r.returncode == 0, r.stderr
+    assert 'ffn: swiglu (val 56.00%, 2 seeds) -> ffn=swiglu' in r.stdout
+    assert 'norm: layernorm (val 60.00%, 1 seed) -> norm=layernorm, qk_norm=False' in r.stdout
+    assert f"pos_emb: no finished runs under {tmp_path}" in r.stdout
+    best = next(l.split()[1:] for l in r.stdout.splitlines() if l.startswith('best_s0 '))
+    assert {'--ffn=swiglu', '--norm=layernorm', '--qk_norm=False'} <= set(best) and not any(a.startswith('--lr=') for a in best)
