@@ -247,9 +247,15 @@ ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eva
 use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
 config['compile'] = str(use_compile)  # the log records what auto chose
 step_model = models.compile_model(net) if use_compile else net  # after make_ema: the EMA copy stays eager
-# torchrun: DDP averages the gradients over the ranks; evaluation runs step_model on each rank's share of the batches
-train_model = step_model if world_size == 1 else torch.nn.parallel.DistributedDataParallel(
-    step_model, device_ids=[torch.device(device)] if device_type == 'cuda' else None)
+
+
+def ddp(module):
+    """torchrun: DDP averages the gradients over the ranks, of the parameters that train when it is built."""
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=[torch.device(device)] if device_type == 'cuda' else None)
+
+
+train_model = step_model if world_size == 1 else ddp(step_model)  # evaluation runs step_model on each rank's batches
+train_frozen = False  # whether train_model was built with the ResNet stem frozen
 try:
     teacher_net = techniques.load_teacher(teacher, device, num_classes, img_size, in_chans) if teacher else None
 except ValueError as e:
@@ -382,6 +388,8 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
     if stem_freeze_epochs:  # every epoch: evaluate() puts the whole net back in train mode
         frozen = epoch < stem_freeze_epochs  # no gradients: the optimizer skips the stem (and its weight decay)
         net.patch_embed[:2].requires_grad_(not frozen).train(not frozen)  # stem and stages; the projection trains
+        if world_size > 1 and frozen != train_frozen:  # DDP would wait forever for the frozen stem's gradients
+            train_model, train_frozen = ddp(step_model), frozen
     bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2,
                disable=None if rank == 0 else True)  # None: no bar where stderr is not a terminal (parallel studies)
     clock = 0.0  # torchrun: rank 0's seconds into the epoch at the last check, so all ranks set the same LR

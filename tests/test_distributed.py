@@ -154,3 +154,19 @@ def test_rank_rng_gives_each_rank_its_dropout_and_leaves_the_global_stream():
         assert not torch.equal(first, second)  # the rank's own stream moves on
         masks.append(first)
     assert not torch.equal(masks[0], masks[1])
+
+
+def test_stem_freeze_under_torchrun(tmp_path):
+    """The ResNet stem frozen for the first epoch, then trained: DDP is rebuilt when the trained parameters change
+    (otherwise it waits for the frozen stem's gradients and fails). While frozen (BatchNorm in eval mode) 2 ranks
+    match 1 process; after, each rank's BatchNorm sees half the batch, so only the run's completion is compared."""
+    args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2']
+    logs = []
+    for ranks in (2, 1):
+        code, _, err = train(args, tmp_path / str(ranks), ranks)
+        assert code == 0, err
+        logs.append(read_log(tmp_path / str(ranks) / 'r'))
+    two, one = logs
+    assert two['status'] == one['status'] == 'done' and [h['epoch'] for h in two['history']] == [0, 1]
+    assert two['history'][0]['train_loss'] == pytest.approx(one['history'][0]['train_loss'], rel=1e-5)
+    assert two['history'][0]['val_loss'] == pytest.approx(one['history'][0]['val_loss'], rel=1e-5)
