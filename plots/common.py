@@ -189,7 +189,7 @@ def context(runs):
     def each(f):
         return ' / '.join(sorted({f(r) for r in runs})) or '?'
     seeds = [len(g) for vs in by_study(runs).values() for g in vs.values()]
-    recipes = each(recipe) if any(recipe(r) for r in runs) else ''
+    recipes = ' / '.join(sorted({recipe(r) for r in runs} - {''}))  # runs on flags alone add nothing here
     return (f"{each(lambda r: dataset(r['config']))} | {f'recipe {recipes}, ' if recipes else ''}"
             f"{each(lambda r: budget(r['config']))} | {n_seeds(seeds)} per variant | {each(machine)}")
 
