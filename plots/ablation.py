@@ -16,7 +16,7 @@ def draw(fig, variants, colour):
     rows = {v: common.summary(g) for v, g in variants.items()}
     names = list(rows)
     ticks, xlabel = common.labels(variants)
-    ax, ax2 = fig.subplots(1, 2, width_ratios=[max(len(names), 2), 2])
+    ax, ax2 = fig.subplots(1, 2, width_ratios=[min(max(len(names), 2), 5), 2])  # the cost panel keeps its labels
     acc = np.array([rows[v]['acc'] for v in names]) * 100
     x = np.arange(len(names))
     ax.bar(x, np.nan_to_num(acc), color=[colour[v] for v in names])
@@ -27,20 +27,27 @@ def draw(fig, variants, colour):
     chance = 100 / variants[names[0]][0]['config'].get('num_classes', 10)
     ax.axhline(chance, color='0.4', ls='--', lw=1.5, label=f"chance ({chance:.0f}%)")
     top = np.nanmax(acc) if np.isfinite(acc).any() else 0
-    ax.set_ylim(0, max(top * 1.25, chance * 1.5, 10))  # from zero: bar heights compare honestly
+    crowded = len(names) > 8  # past 8 bars the per-bar cost boxes overlap; the right panel still shows cost
+    above = np.nan_to_num(acc) + [100 * rows[v]['std'] if rows[v]['done'] >= 2 else 0 for v in names] + top * 0.02
+    ax.set_ylim(0, max(above.max() * (1.3 if crowded else 1.15), chance * 1.5, 10))  # from zero: heights compare honestly
     for i, v in enumerate(names):
         r = rows[v]
-        ax.text(i, np.nan_to_num(acc[i]) + top * 0.02, f"{acc[i]:.1f}%" if r['done'] else 'no done run',
-                ha='center', va='bottom', fontsize=15, fontweight='bold')
-        cost = f"{r['params'] / 1e6:.2f}M params\n{r['flops'] / 1e6:.0f} MFLOPs\n{r['img_s']:.0f} img/s" + \
-            (f"\n{r['diverged']}/{r['n']} diverged" if r['diverged'] else '')
+        ax.text(i, above[i], f"{acc[i]:.1f}%" if r['done'] else 'no done run',
+                ha='center', va='bottom', fontsize=15 if len(names) <= 6 else 12 if not crowded else 10,
+                fontweight='bold', rotation=90 if crowded else 0)
+        if crowded and not r['diverged']:
+            continue
+        cost = (f"{r['diverged']}/{r['n']}\ndiverged" if crowded else
+                f"{r['params'] / 1e6:.2f}M params\n{r['flops'] / 1e6:.0f} MFLOPs\n{r['img_s']:.0f} img/s" +
+                (f"\n{r['diverged']}/{r['n']} diverged" if r['diverged'] else ''))
         ax.text(i, top * 0.03, cost, ha='center', va='bottom', fontsize=11 if len(names) <= 6 else 9,
                 bbox=dict(facecolor='white', alpha=0.75, edgecolor='none', pad=1.5))
     slant = len(names) > 4 or max(len(t) for t in ticks.values()) > 10
     ax.set_xticks(x, [ticks[v] for v in names], rotation=30 if slant else 0, ha='right' if slant else 'center')
     ax.set_xlabel(xlabel)
     ax.set_ylabel(common.words('test_acc'))
-    ax.legend(loc='upper left', fontsize=12)
+    # above the axes, not inside: inside it sat on the first bar's label
+    ax.legend(loc='lower left', bbox_to_anchor=(0, 1.0), ncol=2, fontsize=12, frameon=False)
     for v in names:
         if rows[v]['done']:
             ax2.errorbar(rows[v]['flops'] / 1e6, rows[v]['acc'] * 100, yerr=rows[v]['std'] * 100 if rows[v]['done'] >= 2 else None,
