@@ -112,6 +112,24 @@ def test_bars_from_zero_error_bars_only_from_two_seeds(logs):
     plt.close('all')
 
 
+def test_cost_panel_uses_speed_when_flops_are_alike(logs):
+    """Variants of equal FLOPs (heads, ffn, optimizer) would stack on one x: the cost axis is then img/s."""
+    variants = common.by_study(common.load_runs(logs))['patch_size']
+    for v, rate in (('patch2', 50.0), ('patch8', 800.0)):
+        for r in variants[v]:
+            r['history'] = [dict(h, img_per_s=rate) for h in r['history']]
+    colour = common.colours([r for g in variants.values() for r in g])
+    _, ax2 = ablation.draw(plt.figure(), variants, colour)
+    assert ax2.get_xlabel() == 'training images per second (log)'
+    assert sorted(c.lines[0].get_xdata()[0] for c in ax2.containers) == [50.0, 800.0]
+    for r in variants['patch8']:
+        r['model'] = dict(r['model'], flops_per_image=0.8e8)
+    _, ax2 = ablation.draw(plt.figure(), variants, colour)
+    assert ax2.get_xlabel() == 'MFLOPs per image (log)'
+    assert sorted(c.lines[0].get_xdata()[0] for c in ax2.containers) == [80.0, 320.0]
+    plt.close('all')
+
+
 def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
     runs = [r for r in common.load_runs(logs) if r['study'] == 'patch_size']
     assert common.context(runs) == 'CIFAR-10 | recipe cpu10.py, 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
