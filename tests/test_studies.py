@@ -139,6 +139,17 @@ def test_every_study_lists_a_valid_grid():
     assert not os.path.exists('/nonexistent')
 
 
+def test_distill_teacher_budget():
+    """--teacher_time_limit gives the teacher alone a longer budget; without it the teacher gets the study's."""
+    def minutes(*extra):
+        r = study('distill', '--list', '--out_dir=/nonexistent', '--dataset=synthetic', '--time_limit=2', *extra)
+        assert r.returncode == 0 and 'teacher_time_limit' not in r.stdout, r.stderr  # not a train.py flag
+        return {l.split()[0]: re.findall(r'--time_limit=(\S+)', l) for l in r.stdout.splitlines() if l.strip()}
+    assert minutes() == {n: ['2.0'] for n in ('teacher_resnet18_s0', 'vit_s0', 'soft_s0', 'hard_s0')}
+    longer = minutes('--teacher_time_limit=10')
+    assert longer['teacher_resnet18_s0'] == ['10'] and longer['vit_s0'] == longer['hard_s0'] == ['2.0']
+
+
 FAKE_TRAIN = """
 import json, os, sys
 a = dict(x[2:].split('=', 1) for x in sys.argv[1:])
