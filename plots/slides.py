@@ -21,6 +21,7 @@ import curves
 import pca
 
 EXPS = os.path.join(common.ROOT, 'exps')
+PER_SLIDE = 7  # bullets on one conclusions slide
 
 
 def expected_studies():
@@ -167,10 +168,13 @@ def main(runs_dir, out):
             if paths:
                 findings.append(f"{name}: {text}")
 
-        fig = slide('Conclusions', runs)
-        lines = findings + ([f"Not run yet: {', '.join(missing)}"] if missing else [])
-        bullets(fig, lines or ['no study has run yet'])
-        page(fig, 'Conclusions', '\n'.join(lines))
+        lines = findings + ([f"Not run yet: {', '.join(missing)}"] if missing else []) or ['no study has run yet']
+        parts = [lines[i:i + PER_SLIDE] for i in range(0, len(lines), PER_SLIDE)]
+        for i, part in enumerate(parts):  # more than PER_SLIDE bullets would shrink below a readable size
+            title = 'Conclusions' + (f" ({i + 1}/{len(parts)})" if len(parts) > 1 else '')
+            fig = slide(title, runs)
+            bullets(fig, part)
+            page(fig, title, '\n'.join(part))
     return pages
 
 

@@ -79,9 +79,25 @@ def test_deck_pages_missing_studies_and_computed_findings(logs, tmp_path):
     assert by_title['ResNet vs ViT']['finding'].startswith('model resnet18 is best on val: 47.0% (1 seed) vs 35.0% for vit')
     scaling = by_title['Data scaling: ViT vs ResNet']['finding']
     assert scaling == 'resnet18 - vit test accuracy: +15.0 points at 4,500 training images, +11.0 at 45,000', scaling
-    conclusions = by_title['Conclusions']['finding']
+    conclusions = by_title['Conclusions']['finding']  # 3 findings + 'Not run yet': one slide
     assert expected in conclusions and 'Not run yet: ' in conclusions and 'Number of heads' in conclusions.split('Not run yet: ')[1]
     assert 'Patch size' not in conclusions.split('Not run yet: ')[1]
+
+
+def test_conclusions_split_over_slides(logs, tmp_path):
+    """Past slides.PER_SLIDE findings the conclusions continue on a second slide, none lost or repeated."""
+    for i in range(slides.PER_SLIDE + 2):  # extra studies with a finished run each
+        path = tmp_path / f"extra{i}" / 'v_s0' / 'log.json'
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(fake_log('v_s0', {}, 0, 0.5, 0.5)))
+    pages = slides.main(logs, str(tmp_path / 'deck.pdf'))
+    parts = [p for p in pages if p['title'].startswith('Conclusions')]
+    assert [p['title'] for p in parts] == ['Conclusions (1/2)', 'Conclusions (2/2)']
+    lines = [l for p in parts for l in p['finding'].split('\n')]
+    assert all(len(p['finding'].split('\n')) <= slides.PER_SLIDE for p in parts)
+    findings = [p['title'] for p in pages if not p['missing'] and p['title'] not in ('Setup',)
+                and not p['title'].startswith(('Conclusions', 'Vision'))]
+    assert len(lines) == len(findings) + 1 and lines[-1].startswith('Not run yet: ')  # every study's line, once
 
 
 def test_setup_lines_read_the_logs(logs):
