@@ -6,6 +6,7 @@ FLOPs. The data-scaling study (model x training images) is drawn as accuracy aga
 """
 import os
 
+import matplotlib.ticker
 import numpy as np
 
 import common
@@ -56,6 +57,7 @@ def draw(fig, variants, colour):
         ax2.errorbar(rows[v]['img_s'] if by_speed else rows[v]['flops'] / 1e6, rows[v]['acc'] * 100,
                      yerr=rows[v]['std'] * 100 if rows[v]['done'] >= 2 else None, fmt='o', ms=12, color=colour[v], capsize=4)
     ax2.set_xscale('log')
+    ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a narrow range overlap
     ax2.set_xlabel('training images per second (log)' if by_speed else 'MFLOPs per image (log)')
     ax2.set_ylabel(common.words('test_acc'))
     ax2.set_title('accuracy vs cost')
