@@ -7,9 +7,10 @@ import os
 import common
 
 args = common.parse('distill')
-teacher_minutes = args.extra.pop('teacher_time_limit', None)
-teacher = common.run(args, [('teacher_resnet18', dict(model='resnet18', **(
-    {'time_limit': teacher_minutes} if teacher_minutes is not None else {})))], seeds=1)
+teacher_flags = dict(model='resnet18')
+if 'teacher_time_limit' in args.extra:  # not a train.py flag: the teacher's own --time_limit
+    teacher_flags['time_limit'] = args.extra.pop('teacher_time_limit')
+teacher = common.run(args, [('teacher_resnet18', teacher_flags)], seeds=1)
 ckpt = os.path.join(args.out_dir, 'distill', 'teacher_resnet18_s0', 'ckpt_best.pt')
 grid = [('vit', {}),
         ('soft', dict(teacher=ckpt, distill='soft', distill_alpha=0.5, distill_tau=3.0)),
