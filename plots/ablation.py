@@ -21,15 +21,16 @@ def draw(fig, variants, colour):
     acc = np.array([rows[v]['acc'] for v in names]) * 100
     x = np.arange(len(names))
     ax.bar(x, np.nan_to_num(acc), color=[colour[v] for v in names])
-    spread = [i for i, v in enumerate(names) if rows[v]['done'] >= 2]  # no error bar from a single seed
-    if spread:
-        ax.errorbar(x[spread], acc[spread], yerr=[rows[names[i]]['std'] * 100 for i in spread], fmt='none',
+    err = np.array([100 * rows[v]['std'] if rows[v]['done'] >= 2 else np.nan for v in names])  # no std from one seed
+    spread = np.flatnonzero(np.isfinite(err))
+    if spread.size:
+        ax.errorbar(x[spread], acc[spread], yerr=err[spread], fmt='none',
                     ecolor='black', capsize=6, label=common.seeds_label(rows[names[i]]['done'] for i in spread))
     chance = 100 / variants[names[0]][0]['config'].get('num_classes', 10)
     ax.axhline(chance, color='0.4', ls='--', lw=1.5, label=f"chance ({chance:.0f}%)")
     top = np.nanmax(acc) if np.isfinite(acc).any() else 0
     crowded = len(names) > 8  # past 8 bars the per-bar cost boxes overlap; the right panel still shows cost
-    above = np.nan_to_num(acc) + [100 * rows[v]['std'] if rows[v]['done'] >= 2 else 0 for v in names] + top * 0.02
+    above = np.nan_to_num(acc) + np.nan_to_num(err) + top * 0.02
     ax.set_ylim(0, max(above.max() * (1.3 if crowded else 1.15), chance * 1.5, 10))  # from zero: heights compare honestly
     for i, v in enumerate(names):
         r = rows[v]
@@ -53,9 +54,10 @@ def draw(fig, variants, colour):
     flops = [rows[v]['flops'] for v in done]
     # FLOPs alike (heads, ffn, optimizer, augment...): the measured speed is the cost that differs
     by_speed = bool(done) and max(flops) <= 1.01 * min(flops)
-    for v in done:
-        ax2.errorbar(rows[v]['img_s'] if by_speed else rows[v]['flops'] / 1e6, rows[v]['acc'] * 100,
-                     yerr=rows[v]['std'] * 100 if rows[v]['done'] >= 2 else None, fmt='o', ms=12, color=colour[v], capsize=4)
+    for i, v in enumerate(names):
+        if rows[v]['done']:
+            ax2.errorbar(rows[v]['img_s'] if by_speed else rows[v]['flops'] / 1e6, acc[i],
+                         yerr=None if np.isnan(err[i]) else err[i], fmt='o', ms=12, color=colour[v], capsize=4)
     ax2.set_xscale('log')
     ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a narrow range overlap
     ax2.set_xlabel('training images per second (log)' if by_speed else 'MFLOPs per image (log)')
