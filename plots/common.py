@@ -1,5 +1,6 @@
 """Shared by the plot scripts: read the logs, one colour per variant, words for flag names, the budget /
 dataset / machine line every figure carries, slide style, save PNG + PDF."""
+import collections
 import glob
 import json
 import os
@@ -184,10 +185,19 @@ def recipe(log):
     return ' + '.join(os.path.basename(x['path']) for x in log.get('recipe') or [])
 
 
+def tally(values, sep=' / '):
+    """'2 min per run' when all runs agree, else each value with its count, the commonest first:
+    '2 min per run (152 runs) / 100 epochs per run (6 runs)', so that a few odd runs do not read as the rule."""
+    counts = collections.Counter(values)
+    if len(counts) <= 1:
+        return next(iter(counts), '?')
+    return sep.join(f"{v} ({n} run{'s' if n > 1 else ''})" for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def context(runs):
-    """One line: dataset, recipe, budget, seeds per variant, machine; several values joined by ' / '."""
+    """One line: dataset, recipe, budget, seeds per variant, machine; several values tallied (see tally)."""
     def each(f):
-        return ' / '.join(sorted({f(r) for r in runs})) or '?'
+        return tally(f(r) for r in runs)
     seeds = [len(g) for vs in by_study(runs).values() for g in vs.values()]
     recipes = ' / '.join(sorted({recipe(r) for r in runs} - {''}))  # runs on flags alone add nothing here
     return (f"{each(lambda r: dataset(r['config']))} | {f'recipe {recipes}, ' if recipes else ''}"

@@ -70,7 +70,7 @@ def setup_lines(runs):
     base = next((r for r in vits if os.path.basename(r['study']) == 'baseline'),
                 next((r for r in vits if r['variant'] in ('vit', 'baseline')), vits[0] if vits else runs[0]))
     c, m = base['config'], base['model']
-    each = lambda f: ', '.join(sorted({str(f(r)) for r in runs}))
+    each = lambda f: common.tally((str(f(r)) for r in runs), sep=', ')
     lines = [f"Model ({base['name']}): {c.get('model')}" + (
         f", patch {c['patch_size']}, width {c['dim']}, depth {c['depth']}, {c['heads']} heads, MLP x{c['mlp_ratio']:g}, "
         f"{c['pos_emb']} positions, {c['pool']} pooling" if c.get('model') == 'vit' else '') +

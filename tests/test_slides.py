@@ -152,6 +152,10 @@ def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
     for r in runs:
         r['recipe'] = []  # flags only: no recipe in the line
     assert common.context(runs) == 'CIFAR-10 | 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
+    runs[0]['config'] = dict(runs[0]['config'], time_limit=2.0)  # one odd run is counted, not read as the rule
+    n = len(runs)
+    assert common.context(runs) == (f'CIFAR-10 | 30 epochs per run ({n - 1} runs) / 2 min per run (1 run) | '
+                                    '2 seeds per variant | Test CPU, 2 cores')
     paths = ablation.main(logs, str(tmp_path / 'fig'))
     assert {os.path.basename(p) for p in paths} >= {'ablation_patch_size.png', 'ablation_patch_size.pdf'}
     w, h = plt.imread(str(tmp_path / 'fig' / 'ablation_patch_size.png')).shape[1::-1]
