@@ -29,7 +29,7 @@ def draw(fig, variants, colour):
     chance = 100 / variants[names[0]][0]['config'].get('num_classes', 10)
     ax.axhline(chance, color='0.4', ls='--', lw=1.5, label=f"chance ({chance:.0f}%)")
     top = np.nanmax(acc) if np.isfinite(acc).any() else 0
-    crowded = len(names) > 8  # past 8 bars the per-bar cost boxes overlap; the right panel still shows cost
+    crowded = len(names) > 6  # past 6 bars the per-bar cost boxes overlap; the right panel still shows cost
     above = np.nan_to_num(acc) + np.nan_to_num(err) + top * 0.02
     ax.set_ylim(0, max(above.max() * (1.3 if crowded else 1.15), chance * 1.5, 10))  # from zero: heights compare honestly
     for i, v in enumerate(names):
@@ -54,13 +54,16 @@ def draw(fig, variants, colour):
     flops = [rows[v]['flops'] for v in done]
     # FLOPs alike (heads, ffn, optimizer, augment...): the measured speed is the cost that differs
     by_speed = bool(done) and max(flops) <= 1.01 * min(flops)
+    cost = {v: rows[v]['img_s'] if by_speed else rows[v]['flops'] / 1e6 for v in done}
     for i, v in enumerate(names):
-        if rows[v]['done']:
-            ax2.errorbar(rows[v]['img_s'] if by_speed else rows[v]['flops'] / 1e6, acc[i],
-                         yerr=None if np.isnan(err[i]) else err[i], fmt='o', ms=12, color=colour[v], capsize=4)
-    ax2.set_xscale('log')
-    ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a narrow range overlap
-    ax2.set_xlabel('training images per second (log)' if by_speed else 'MFLOPs per image (log)')
+        if v in cost:
+            ax2.errorbar(cost[v], acc[i], yerr=None if np.isnan(err[i]) else err[i], fmt='o', ms=12, color=colour[v],
+                         capsize=4)
+    wide = bool(cost) and max(cost.values()) > 3 * min(cost.values())  # a narrow log range has no labelled tick
+    if wide:
+        ax2.set_xscale('log')
+        ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a narrow range overlap
+    ax2.set_xlabel(('training images per second' if by_speed else 'MFLOPs per image') + (' (log)' if wide else ''))
     ax2.set_ylabel(common.words('test_acc'))
     ax2.set_title('accuracy vs cost')
     return ax, ax2

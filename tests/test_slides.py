@@ -136,8 +136,12 @@ def test_cost_panel_uses_speed_when_flops_are_alike(logs):
             r['history'] = [dict(h, img_per_s=rate) for h in r['history']]
     colour = common.colours([r for g in variants.values() for r in g])
     _, ax2 = ablation.draw(plt.figure(), variants, colour)
-    assert ax2.get_xlabel() == 'training images per second (log)'
+    assert ax2.get_xlabel() == 'training images per second (log)' and ax2.get_xscale() == 'log'
     assert sorted(c.lines[0].get_xdata()[0] for c in ax2.containers) == [50.0, 800.0]
+    for r in variants['patch8']:  # 50 vs 80 img/s: a log axis would have no labelled tick in range
+        r['history'] = [dict(h, img_per_s=80.0) for h in r['history']]
+    _, ax2 = ablation.draw(plt.figure(), variants, colour)
+    assert ax2.get_xlabel() == 'training images per second' and ax2.get_xscale() == 'linear'
     for r in variants['patch8']:
         r['model'] = dict(r['model'], flops_per_image=0.8e8)
     _, ax2 = ablation.draw(plt.figure(), variants, colour)
