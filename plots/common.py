@@ -245,8 +245,20 @@ def finding(variants):
     text = (f"{subject}{ticks[best]} is best on val: {pct(ok[best])} ({n_seeds([ok[best]['done']])}) vs "
             f"{pct(ok[worst])} for {ticks[worst]}; test {100 * ok[best]['acc']:.1f}%")
     if min(ok[best]['done'], ok[worst]['done']) >= 2 and ok[best]['val'] - ok[worst]['val'] < ok[best]['val_std'] + ok[worst]['val_std']:
-        text += '; the gap is within the seed spread'
+        # the spreads overlap, but seeds shared by both runs pair up: a seed-to-seed swing moves both alike
+        gaps = [a - b for a, b in paired_val(variants[best], variants[worst])]
+        text += (f"; higher on each of the {len(gaps)} seeds both ran" if len(gaps) >= 2 and min(gaps) > 0
+                 else '; the gap is within the seed spread')
     return text + tail
+
+
+def paired_val(group_a, group_b):
+    """[(val a, val b)] of the done runs of two variants that share a seed."""
+    def by_seed(group):
+        return {r['config'].get('seed'): r['final'].get('best_val_acc') for r in group
+                if r['status'] == 'done' and r['final'].get('best_val_acc') is not None}
+    a, b = by_seed(group_a), by_seed(group_b)
+    return [(a[s], b[s]) for s in sorted(a.keys() & b.keys(), key=str)]
 
 
 def save(fig, out_dir, stem):

@@ -38,7 +38,8 @@ def slide(title, runs=None, finding=''):
     fig.get_layout_engine().set(rect=(0.02, 0.11, 0.96, 0.76))
     fig.text(0.03, 0.93, title, fontsize=28, fontweight='bold', va='center')
     if finding:
-        fig.text(0.03, 0.065, finding, fontsize=16, va='center', wrap=True)
+        # a second line at 16 pt would run into the budget line below
+        fig.text(0.03, 0.065, finding, fontsize=16 if len(finding) <= 110 else 13, va='center', wrap=True)
     if runs:
         fig.text(0.03, 0.018, common.context(runs), fontsize=11, color='0.35')
     return fig

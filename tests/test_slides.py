@@ -209,3 +209,15 @@ def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
                          final=dict(best_val_acc=val, test_acc=test)))
     assert common.best_checkpoint(runs, vit=True) == str(tmp_path / 'a' / 'ckpt_best.pt')
     assert common.best_checkpoint(runs, vit=False) is None
+
+
+def test_finding_pairs_seeds_when_the_spreads_overlap():
+    """Seeds that swing both variants alike: the spreads overlap, yet the best wins on every shared seed."""
+    def study(best_vals, base_vals):
+        return {'baseline': [fake_log('baseline', {}, s, v, v) for s, v in enumerate(base_vals)],
+                'best': [fake_log('best', dict(lr=2e-3), s, v, v) for s, v in enumerate(best_vals)]}
+    consistent = common.finding(study([0.58, 0.59, 0.62], [0.56, 0.565, 0.595]))
+    assert consistent.endswith('; higher on each of the 3 seeds both ran'), consistent
+    mixed = common.finding(study([0.60, 0.55, 0.62], [0.56, 0.565, 0.595]))
+    assert mixed.endswith('; the gap is within the seed spread'), mixed
+    assert common.paired_val(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
