@@ -128,10 +128,15 @@ def plot_every_study(runs_dir, out_dir, plot_study):
     return [p for study, variants in by_study(runs).items() for p in plot_study(study, variants, colour, out_dir)]
 
 
+def done_runs(group):
+    """The runs of a variant that finished and were tested: what its means and pairings are made of."""
+    return [r for r in group if r['status'] == 'done' and r['final'].get('test_acc') is not None]
+
+
 def summary(group):
     """Mean/std (over seeds) of test and best validation accuracy over the done runs of one variant, and
     its cost figures."""
-    done = [r for r in group if r['status'] == 'done' and r['final'].get('test_acc') is not None]
+    done = done_runs(group)
     acc = np.array([r['final']['test_acc'] for r in done])
     val = np.array([r['final'].get('best_val_acc', np.nan) for r in done])
     rates = [np.median([h['img_per_s'] for h in r['history']]) for r in group if r['history']]
@@ -255,8 +260,7 @@ def finding(variants):
 def paired_val(group_a, group_b):
     """[(val a, val b)] of the done runs of two variants that share a seed."""
     def by_seed(group):
-        return {r['config'].get('seed'): r['final'].get('best_val_acc') for r in group
-                if r['status'] == 'done' and r['final'].get('best_val_acc') is not None}
+        return {r['config'].get('seed'): r['final'].get('best_val_acc', np.nan) for r in done_runs(group)}
     a, b = by_seed(group_a), by_seed(group_b)
     return [(a[s], b[s]) for s in sorted(a.keys() & b.keys(), key=str)]
 
