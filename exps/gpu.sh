@@ -4,6 +4,8 @@
 # cannot make: ViT vs ResNet-18, and the best combination vs the baseline, at EQUAL EPOCHS (10, 2 seeds).
 #   bash exps/gpu.sh OUT_DIR [CIFAR-10 archive]     (the archive: ../shared/data/cifar10-jpeg.tar.gz)
 # Writes OUT_DIR/gpu.log (everything), bench*.json and runs.tgz (every run's log.json and train.out).
+# Kept in results/gpu_h200/: gpu.log, bench*.json, the six runs' log.json as equal_epochs/<run>.json, the two
+# 30-step runs as checks/.
 OUT=${1:?usage: bash exps/gpu.sh OUT_DIR [cifar10-jpeg.tar.gz]}
 ARCHIVE=${2:-data/cifar10-jpeg.tar.gz}
 DATA=/tmp/vitlab-data RUNS=/tmp/vitlab-gpuruns

@@ -61,9 +61,10 @@ def slug(study):
 
 
 def title(study):
-    """'cpu_3min/patch_size' -> 'Patch size' (the folder above the study is the budget, said elsewhere)."""
+    """'cpu_3min/patch_size' -> 'Patch size' (the folder above the study is the budget, said elsewhere); a
+    folder with no title is written in words: 'equal_epochs' -> 'Equal epochs'."""
     name = os.path.basename(study)
-    return TITLES.get(name, name.replace('_', ' '))
+    return TITLES.get(name, name.replace('_', ' ').capitalize())
 
 
 def variant_of(name):

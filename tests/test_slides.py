@@ -100,6 +100,11 @@ def test_conclusions_split_over_slides(logs, tmp_path):
     assert len(lines) == len(findings) + 1 and lines[-1].startswith('Not run yet: ')  # every study's line, once
 
 
+def test_titles_in_words():
+    assert common.title('cpu_2min/heads') == common.TITLES['heads']  # the budget folder above is said elsewhere
+    assert common.title('gpu_h200/equal_epochs') == 'Equal epochs'  # a folder no study names: its name in words
+
+
 def test_setup_lines_read_the_logs(logs):
     text = '\n'.join(slides.setup_lines(common.load_runs(logs)))
     assert 'patch 4, width 192, depth 6, 3 heads' in text and '45,000 train / 5,000 val / 10,000 test' in text
