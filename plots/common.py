@@ -233,11 +233,18 @@ def seeds_label(ns):
 def finding(variants):
     """One sentence computed from a study's logs: the variant best on validation (mean ± std over seeds)
     against the worst, and its test accuracy, e.g. 'patch size 2 is best on val: 61.2 ± 0.4% (3 seeds)
-    vs 55.0% for 8; test 60.8%'. Says when the gap is within the seed spread."""
+    vs 55.0% for 8; test 60.8%'. Says when the gap is within the seed spread. Only variants at the study's
+    commonest budget are ranked."""
     rows = {v: summary(g) for v, g in variants.items()}
     ok = {v: r for v, r in rows.items() if r['done'] and np.isfinite(r['val'])}
     diverged = sum(r['diverged'] for r in rows.values())
     tail = f"; {diverged} of {sum(r['n'] for r in rows.values())} runs diverged" if diverged else ''
+    # a variant trained at another budget than the study's (distill's 10-minute teacher) is drawn, not ranked
+    commonest = collections.Counter(budget(r['config']) for g in variants.values() for r in g).most_common(1)[0][0]
+    other = {v: budget(variants[v][0]['config']) for v in ok if all(budget(r['config']) != commonest for r in variants[v])}
+    if len(other) < len(ok):
+        ok = {v: r for v, r in ok.items() if v not in other}
+        tail += ''.join(f"; {v} ({b}) not ranked" for v, b in other.items())
     if not ok:
         return 'no run has finished yet' + tail
     ticks, _ = labels(variants)

@@ -40,8 +40,10 @@ def slide(title, runs=None, finding=''):
     if finding:
         # a second line at 16 pt would run into the budget line below
         fig.text(0.03, 0.065, finding, fontsize=16 if len(finding) <= 110 else 13, va='center', wrap=True)
-    if runs:
-        fig.text(0.03, 0.018, common.context(runs), fontsize=11, color='0.35')
+    if runs:  # the deck-wide line (setup, conclusions) tallies every budget: smaller, on two lines if need be
+        line = common.context(runs)
+        fig.text(0.03, 0.012, line if len(line) <= 130 else '\n'.join(textwrap.wrap(line, 160)),
+                 fontsize=11 if len(line) <= 130 else 9, color='0.35', va='bottom')
     return fig
 
 
@@ -110,7 +112,7 @@ def main(runs_dir, out):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with PdfPages(out) as pdf, tempfile.TemporaryDirectory() as tmp:
         def page(fig, title, finding='', missing=False):
-            fig.text(0.97, 0.018, str(len(pages) + 1), ha='right', fontsize=11, color='0.35')
+            fig.text(0.97, 0.012, str(len(pages) + 1), ha='right', va='bottom', fontsize=11, color='0.35')
             pdf.savefig(fig)
             plt.close(fig)
             pages.append(dict(title=title, finding=finding, missing=missing))

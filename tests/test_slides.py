@@ -226,3 +226,16 @@ def test_finding_pairs_seeds_when_the_spreads_overlap():
     mixed = common.finding(study([0.60, 0.55, 0.62], [0.56, 0.565, 0.595]))
     assert mixed.endswith('; the gap is within the seed spread'), mixed
     assert common.paired_val(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
+
+
+def test_finding_ranks_only_the_studys_budget():
+    """distill's teacher trains 10 minutes where its students train 2: it is drawn, but not called best."""
+    two, ten = dict(time_limit=2.0), dict(time_limit=10.0, model='resnet18')
+    variants = {'teacher': [fake_log('teacher', ten, 0, 0.66, 0.66)],
+                'vit': [fake_log('vit', two, s, v, v) for s, v in enumerate([0.58, 0.57])],
+                'soft': [fake_log('soft', dict(two, distill='soft'), s, v, v) for s, v in enumerate([0.44, 0.42])]}
+    text = common.finding(variants)
+    assert text.startswith('vit is best on val: 57.5') and 'for soft' in text, text
+    assert text.endswith('; teacher (10 min per run) not ranked'), text
+    alone = common.finding({'teacher': variants['teacher']})  # one budget: nothing set aside
+    assert 'not ranked' not in alone and alone.startswith('teacher: val 66.0%'), alone
