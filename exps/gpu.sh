@@ -47,12 +47,5 @@ timeout 40 python3 bench.py --model=resnet18 --batch_size=256 --modes=eager --dt
   --fill= --out="$OUT/bench_resnet18.json" || echo "FAILED rc=$?"
 
 step "runs"
-python3 - "$RUNS" <<'EOF'
-import glob, json, os, sys
-for f in sorted(glob.glob(os.path.join(sys.argv[1], '**', 'log.json'), recursive=True)):
-    d = json.load(open(f)); h, fin = d['history'], d.get('final', {})
-    print(f"{os.path.relpath(os.path.dirname(f), sys.argv[1]):28s} {d['status']:8s} steps {h[-1]['step'] if h else 0:5d} "
-          f"val {fin.get('best_val_acc', 0):.4f} test {fin.get('test_acc', float('nan')):.4f} "
-          f"train {fin.get('train_time_s', 0):6.1f} s  img/s {h[-1]['img_per_s'] if h else 0:8.0f}")
-EOF
+python3 plots/table.py --runs=$RUNS   # the project's own tables: mean ± std over seeds, steps, cost
 tar czf "$OUT/runs.tgz" -C "$RUNS" --exclude='*.pt' .
