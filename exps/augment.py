@@ -2,8 +2,7 @@
 recipe with one technique removed at a time. Crop + flip are always on (data.Loader)."""
 import common
 
-FULL = [('augment', 'trivialaugment'), ('color_jitter', 0.4), ('erasing', 0.25), ('mixup', 0.8), ('cutmix', 1.0),
-        ('repeat_aug', 3), ('ema', 0.999)]
+FULL = common.FULL_AUGMENT
 OFF = dict(augment='none', color_jitter=0.0, erasing=0.0, mixup=0.0, cutmix=0.0, repeat_aug=1, ema=0.0)
 
 args = common.parse('augment')

@@ -30,6 +30,9 @@ TRAIN = os.path.join(ROOT, 'train.py')
 # --smoke: tiny enough that a run takes seconds on a CPU (most of it is importing torch)
 SMOKE = dict(dataset='synthetic', dim=32, depth=1, heads=2, max_steps=2, val_size=100, epochs=1,
              batch_size=32, workers=0, warmup_epochs=0)
+# The full augmentation and regularisation recipe, in the order the augment study adds it (the long tier uses it too)
+FULL_AUGMENT = [('augment', 'trivialaugment'), ('color_jitter', 0.4), ('erasing', 0.25), ('mixup', 0.8), ('cutmix', 1.0),
+                ('repeat_aug', 3), ('ema', 0.999)]
 
 
 def parse(study):
