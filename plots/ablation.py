@@ -70,19 +70,16 @@ def draw(fig, variants, colour):
 
 
 def scaling_points(variants):
-    """{model: [(training images, summary, variant), ...] by size}; None when a run's image count is unknown
-    (logs older than log['data'] with subset=0)."""
+    """{model: [(training images, summary, variant), ...] by size}."""
     points = {}
     for v, group in variants.items():
-        n = group[0].get('data', {}).get('train') or group[0]['config'].get('subset')
-        if not n:
-            return None
+        n = group[0]['data']['train']
         points.setdefault(group[0]['config'].get('model', 'vit'), []).append((n, common.summary(group), v))
     return {m: sorted(p, key=lambda t: t[0]) for m, p in points.items()}
 
 
 def draw_scaling(fig, variants, colour):
-    """Test accuracy against training images, one line per model; None when scaling_points is."""
+    """Test accuracy against training images, one line per model; None when the study has no run."""
     points = scaling_points(variants)
     if not points:
         return None

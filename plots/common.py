@@ -182,13 +182,13 @@ def dataset(config):
 
 
 def machine(log):
-    """The model string train.py records (env.machine), else just the device of older logs."""
-    return log.get('env', {}).get('machine') or log.get('env', {}).get('device', '?')
+    """The model string train.py records (env.machine): 'AMD EPYC, 2 cores', 'NVIDIA H200'."""
+    return log['env']['machine']
 
 
 def recipe(log):
-    """'cpu10.py': the config files the run read first ('' for flags only, or a log too old to say)."""
-    return ' + '.join(os.path.basename(x['path']) for x in log.get('recipe') or [])
+    """'cpu10.py': the config files the run read first ('' for flags only)."""
+    return ' + '.join(os.path.basename(x['path']) for x in log['recipe'])
 
 
 def tally(values, sep=' / '):

@@ -81,8 +81,7 @@ def setup_lines(runs):
     resnets = sorted({(r['config']['model'], r['model']['params']) for r in runs if r['config'].get('model', 'vit') != 'vit'})
     if resnets:
         lines.append('Compared with: ' + ', '.join(f"{k} ({p / 1e6:.1f}M params)" for k, p in resnets))
-    sizes = each(lambda r: f"{r['data']['train']:,} train / {r['data']['val']:,} val / {r['data']['test']:,} test"
-                 if 'data' in r else f"{r['config'].get('val_size')} validation images held out of train")
+    sizes = each(lambda r: f"{r['data']['train']:,} train / {r['data']['val']:,} val / {r['data']['test']:,} test")
     lines += [f"Data: {each(lambda r: common.dataset(r['config']))}; {sizes}",
               f"Training: {c.get('optimizer')}, lr {c.get('lr'):g}, batch {c.get('batch_size')}, weight decay "
               f"{c.get('weight_decay'):g}, label smoothing {c.get('label_smoothing'):g}, augment {c.get('augment')}, "
@@ -97,9 +96,7 @@ def setup_lines(runs):
 
 
 def recipe(run):
-    """'configs/cpu10.py (sha256 1a2b...)'; logs older than the record say so."""
-    if run.get('recipe') is None:
-        return 'not recorded'
+    """'configs/cpu10.py (sha256 1a2b...)', or 'none (flags only)'."""
     return ' + '.join(f"{x['path']} ({x['sha256']})" for x in run['recipe']) or 'none (flags only)'
 
 
