@@ -1,4 +1,4 @@
-"""Baseline ViT (DESIGN defaults: patch 4, dim 192, depth 6, heads 3): one long run with curves."""
+"""Baseline ViT (the defaults of docs/design.md: patch 4, dim 192, depth 6, heads 3): one long run with curves."""
 import common
 
 args = common.parse('baseline')

@@ -3,8 +3,13 @@ seeds done, optimizer steps (mean; what a time budget gave each variant), and th
 dataset, budget, seeds and machine, read from the logs. Prints the markdown.
 
     python plots/table.py --runs=runs --out=report/tables
+    python plots/table.py --readme=results/cpu_2min/README.md   # refresh the tables in a results README
+
+A results README marks each table it shows as `<!-- table: STUDY -->` ... `<!-- end table -->`; --readme
+rewrites those blocks from the logs in the README's own folder, so its numbers are never typed by hand.
 """
 import os
+import re
 
 import common
 
@@ -52,11 +57,30 @@ def main(runs_dir, out_dir):
     return tables
 
 
+BLOCK = re.compile(r"(<!-- table: (\S+) -->\n).*?(<!-- end table -->)", re.S)
+
+
+def fill_readme(path):
+    """The README's text with every marked table block made from the logs beside it (and its studies' names)."""
+    studies = common.by_study(common.load_runs(os.path.dirname(os.path.abspath(path))))
+    text = open(path).read()
+    missing = [m[2] for m in BLOCK.finditer(text) if m[2] not in studies]
+    if missing:
+        raise SystemExit(f"{path}: no logs for the marked table(s) {', '.join(missing)} in {os.path.dirname(path) or '.'}")
+    return BLOCK.sub(lambda m: m[1] + '\n' + markdown(m[2], studies[m[2]]) + '\n' + m[3], text)
+
+
 if __name__ == '__main__':
     import argparse
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--runs', default='runs')
     p.add_argument('--out', default='report/tables')
+    p.add_argument('--readme', default='', help='a results README whose marked tables are rewritten from its logs')
     args = p.parse_args()
+    if args.readme:
+        text = fill_readme(args.readme)
+        with open(args.readme, 'w') as f:
+            f.write(text)
+        raise SystemExit(0)
     for study, md in main(args.runs, args.out).items():
         print(f"## {study}\n\n{md}")

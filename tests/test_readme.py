@@ -1,21 +1,129 @@
-"""The README's flag table is the code's: every flag, its default and its allowed values, as --help prints them."""
+"""The docs promise what the code does: the flag table is --help's, every command the README shows names a
+script that exists and flags it accepts, its train.py and study commands parse, every link resolves, and
+the results READMEs' tables are the ones their logs make."""
 import os
 import re
+import shlex
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'plots'))
+
+
+def read(path):
+    with open(os.path.join(ROOT, path)) as f:
+        return f.read()
+
+
+def train_help():
+    return subprocess.run([sys.executable, 'train.py', '--help'], cwd=ROOT, capture_output=True, text=True).stdout
 
 
 def test_flag_table_matches_train_help():
-    help_text = subprocess.run([sys.executable, 'train.py', '--help'], cwd=ROOT, capture_output=True, text=True).stdout
+    help_text = train_help()
     code = {m[1]: (m[2].strip("'"), m[3].strip()) for m in re.finditer(r"^  --(\w+)=(\S+) +(.+?)  # ", help_text, re.M)}
     assert len(code) > 60
-    readme = open(os.path.join(ROOT, 'README.md')).read()
     table = {}
-    for m in re.finditer(r"^\| `--(\w+)` \| `([^`]*)` \| ([^|]*) \|", readme, re.M):
+    for m in re.finditer(r"^\| `--(\w+)` \| `([^`]*)` \| ([^|]*) \|", read('docs/flags.md'), re.M):
         table[m[1]] = (m[2].strip("'"), m[3].strip().replace('\\|', '|'))
-    assert table.keys() == code.keys(), f"missing in README: {code.keys() - table.keys()}, not flags: {table.keys() - code.keys()}"
+    assert table.keys() == code.keys(), f"missing in docs/flags.md: {code.keys() - table.keys()}, not flags: {table.keys() - code.keys()}"
     for name, (default, allowed) in code.items():
-        assert table[name][0] == default, f"--{name}: README default {table[name][0]!r}, code {default!r}"
-        assert table[name][1] == allowed, f"--{name}: README values {table[name][1]!r}, --help {allowed!r}"
+        assert table[name][0] == default, f"--{name}: docs/flags.md default {table[name][0]!r}, code {default!r}"
+        assert table[name][1] == allowed, f"--{name}: docs/flags.md values {table[name][1]!r}, --help {allowed!r}"
+
+
+def readme_commands():
+    """Every `python <script> ...` command in the README, from code blocks and from `...` spans in tables."""
+    text = read('README.md')
+    spans = re.findall(r"^```bash\n(.*?)^```", text, re.M | re.S)
+    lines = [l for block in spans for l in block.split('\n')] + re.findall(r"`(python [^`]+)`", text)
+    out = []
+    for line in lines:
+        for part in re.split(r"&&|;", line.split('#')[0]):
+            words = shlex.split(part.replace('$D', ''))
+            if len(words) >= 2 and words[0] == 'python' and words[1].endswith('.py'):
+                out.append(words[1:])
+    return out
+
+
+def test_readme_commands_name_real_scripts_and_flags():
+    commands = readme_commands()
+    assert len(commands) > 12
+    flags = set(re.findall(r"^  --(\w+)=", train_help(), re.M))
+    for script, *args in commands:
+        assert os.path.isfile(os.path.join(ROOT, script)), f"README runs {script}, which does not exist"
+        for arg in args:
+            if arg.endswith('.py') and not arg.startswith('--') and arg != 'my_config.py':
+                assert os.path.isfile(os.path.join(ROOT, arg)), f"README: {script} reads {arg}, which does not exist"
+        names = [a[2:].split('=')[0] for a in args if a.startswith('--')]
+        if script == 'train.py':
+            assert set(names) <= flags, f"README: train.py has no flag {set(names) - flags}"
+        elif script.startswith(('plots/', 'data.py', 'bench.py')):
+            help_text = subprocess.run([sys.executable, script, '--help'], cwd=ROOT, capture_output=True, text=True).stdout
+            for n in names:
+                assert f"--{n}" in help_text or n in flags, f"README: {script} has no option --{n}"
+
+
+def parse_train_flags(args, monkeypatch):
+    """train.py's config section (everything above its setup) run on args: the flags are parsed and checked
+    exactly as a real run checks them, without loading data. Returns the exit code (0 = accepted)."""
+    source = read('train.py')
+    source = source[:re.search(r"^# -+ setup$", source, re.M).start()]
+    monkeypatch.setattr(sys, 'argv', ['train.py'] + args)
+    monkeypatch.chdir(ROOT)
+    try:
+        exec(compile(source, os.path.join(ROOT, 'train.py'), 'exec'), {'__name__': 'readme_check', '__file__': os.path.join(ROOT, 'train.py')})
+    except SystemExit as e:
+        return e.code
+    return 0
+
+
+def test_readme_train_and_study_commands_parse(tmp_path, monkeypatch):
+    """Each train.py command's flags pass train.py's own checks; each study command lists its runs."""
+    ran = 0
+    for script, *args in readme_commands():
+        if 'my_config.py' in args:
+            continue
+        if script == 'train.py':
+            assert parse_train_flags(args, monkeypatch) == 0, f"README command `python train.py {' '.join(args)}` is refused"
+        elif script.startswith('exps/'):
+            r = subprocess.run([sys.executable, script] + args + ['--list', f'--out_dir={tmp_path}'], cwd=ROOT, capture_output=True, text=True)
+            assert r.returncode == 0, f"README command `python {script} {' '.join(args)}` fails: {r.stderr[-600:]}"
+        else:
+            continue
+        ran += 1
+    assert ran >= 8
+    assert parse_train_flags(['--epochs=-1'], monkeypatch) == 2  # the check itself can refuse
+
+
+def user_docs():
+    docs = ['README.md'] + [f'docs/{f}' for f in os.listdir(os.path.join(ROOT, 'docs'))]
+    return docs + [f'results/{d}/README.md' for d in sorted(os.listdir(os.path.join(ROOT, 'results')))
+                   if os.path.exists(os.path.join(ROOT, 'results', d, 'README.md'))]
+
+
+def test_links_resolve():
+    for doc in user_docs():
+        base = os.path.dirname(os.path.join(ROOT, doc))
+        for target in re.findall(r"\]\(([^)#]+)\)", read(doc)):
+            if not target.startswith('http'):
+                assert os.path.exists(os.path.join(base, target)), f"{doc} links to {target}, which does not exist"
+
+
+def test_results_readme_tables_are_the_logs():
+    import table
+    readmes = [os.path.join(ROOT, 'results', d, 'README.md') for d in sorted(os.listdir(os.path.join(ROOT, 'results')))]
+    readmes = [p for p in readmes if os.path.exists(p) and '<!-- table:' in open(p).read()]
+    assert len(readmes) >= 4
+    for path in readmes:
+        assert table.fill_readme(path) == open(path).read(), f"{path}: a table differs from its logs; run plots/table.py --readme={path}"
+
+
+def test_no_process_words_in_user_docs():
+    """The docs speak to users: no issue numbers, no talk of sessions or of the machine they were written on."""
+    for doc in user_docs():
+        for word in re.findall(r"\bissue \d+|\bsession\b|\bthis VM\b|\bthe VM\b|development copy|\bscratch\*", read(doc), re.I):
+            pytest.fail(f"{doc}: '{word}' speaks of how the project was made, not to its users")
