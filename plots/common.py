@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sys
+import textwrap
 
 import matplotlib
 matplotlib.use('Agg')  # files only, no display needed
@@ -210,12 +211,19 @@ def context(runs):
             f"{each(lambda r: budget(r['config']))} | {n_seeds(seeds)} per variant | {each(machine)}")
 
 
-def figure(runs=None, **kw):
-    """A 16:9 figure (constrained layout); with runs, it says their budget, dataset and machine at the bottom."""
+FOOTER_PT = 12  # the footer (budget, dataset, seeds, machine) is the one text under the talk's 18 pt minimum
+
+
+def figure(runs=None, footer=None, **kw):
+    """A 16:9 figure (constrained layout) with a footer at the bottom: footer, else (with runs) their budget,
+    dataset and machine; a long footer wraps onto a second line and the drawing makes room for it."""
     fig = plt.figure(figsize=FIGSIZE, layout='constrained', **kw)
-    if runs:
-        fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))  # keep the bottom line free for the stamp
-        fig.text(0.01, 0.012, context(runs), fontsize=12, color='0.3')
+    text = footer if footer is not None else context(runs) if runs else ''
+    if text:
+        lines = textwrap.wrap(text, 125)
+        band = 0.02 + 0.03 * len(lines)
+        fig.get_layout_engine().set(rect=(0, band, 1, 1 - band))  # keep the bottom free for the footer
+        fig.text(0.01, 0.008, '\n'.join(lines), fontsize=FOOTER_PT, color='0.3', va='bottom', gid='footer')
     return fig
 
 
@@ -259,16 +267,17 @@ def finding(variants):
             f"{pct(ok[worst])} for {ticks[worst]}; test {100 * ok[best]['acc']:.1f}%")
     if min(ok[best]['done'], ok[worst]['done']) >= 2 and ok[best]['val'] - ok[worst]['val'] < ok[best]['val_std'] + ok[worst]['val_std']:
         # the spreads overlap, but seeds shared by both runs pair up: a seed-to-seed swing moves both alike
-        gaps = [a - b for a, b in paired_val(variants[best], variants[worst])]
+        gaps = [a - b for a, b in paired(variants[best], variants[worst])]
         text += (f"; higher on each of the {len(gaps)} seeds both ran" if len(gaps) >= 2 and min(gaps) > 0
                  else '; the gap is within the seed spread')
     return text + tail
 
 
-def paired_val(group_a, group_b):
-    """[(val a, val b)] of the done runs of two variants that share a seed."""
+def paired(group_a, group_b, key='best_val_acc'):
+    """[(a, b)] of final[key] (best validation accuracy, or 'test_acc') of the done runs of two variants that
+    share a seed, by seed."""
     def by_seed(group):
-        return {r['config'].get('seed'): r['final'].get('best_val_acc', np.nan) for r in done_runs(group)}
+        return {r['config'].get('seed'): r['final'].get(key, np.nan) for r in done_runs(group)}
     a, b = by_seed(group_a), by_seed(group_b)
     return [(a[s], b[s]) for s in sorted(a.keys() & b.keys(), key=str)]
 

@@ -12,6 +12,9 @@ import textwrap
 
 import numpy as np
 import matplotlib.pyplot as plt
+import matplotlib.lines
+import matplotlib.text
+import matplotlib.ticker
 from matplotlib.backends.backend_pdf import PdfPages
 
 import ablation
@@ -19,9 +22,11 @@ import attention
 import common
 import curves
 import pca
+import talk
 
 EXPS = os.path.join(common.ROOT, 'exps')
 PER_SLIDE = 7  # bullets on one conclusions slide
+TITLE_PT = 28
 
 
 def expected_studies():
@@ -31,19 +36,16 @@ def expected_studies():
     return list(common.TITLES) + [s for s in scripts if s not in common.TITLES]
 
 
-def slide(title, runs=None, finding=''):
-    """A blank 16:9 slide: a title on top, the finding at the bottom, the budget line under it; what is
-    drawn into the figure goes between (constrained layout inside that band)."""
-    fig = plt.figure(figsize=common.FIGSIZE, layout='constrained')
-    fig.get_layout_engine().set(rect=(0.02, 0.11, 0.96, 0.76))
-    fig.text(0.03, 0.93, title, fontsize=28, fontweight='bold', va='center')
-    if finding:
-        # a second line at 16 pt would run into the budget line below
-        fig.text(0.03, 0.065, finding, fontsize=16 if len(finding) <= 110 else 13, va='center', wrap=True)
-    if runs:  # the deck-wide line (setup, conclusions) tallies every budget: smaller, on two lines if need be
-        line = common.context(runs)
-        fig.text(0.03, 0.012, line if len(line) <= 130 else '\n'.join(textwrap.wrap(line, 160)),
-                 fontsize=11 if len(line) <= 130 else 9, color='0.35', va='bottom')
+def slide(title, runs=None, finding='', footer=None):
+    """A blank 16:9 slide: a title on top, the finding (appendix) above the footer, the footer (footer, else
+    the runs' budget line: common.figure); what is drawn into the figure goes between (constrained layout)."""
+    fig = common.figure(runs, footer=footer)
+    bottom = fig.get_layout_engine().get()['rect'][1] if runs or footer else 0.02
+    if finding:  # a second line at 16 pt would run into the footer below
+        fig.text(0.03, bottom + 0.01, finding, fontsize=16 if len(finding) <= 110 else 13, va='bottom', wrap=True)
+        bottom += 0.07
+    fig.get_layout_engine().set(rect=(0.02, bottom, 0.96, 0.87 - bottom))
+    fig.text(0.03, 0.93, title, fontsize=TITLE_PT, fontweight='bold', va='center', gid='title')
     return fig
 
 
@@ -100,8 +102,9 @@ def recipe(run):
     return ' + '.join(f"{x['path']} ({x['sha256']})" for x in run['recipe']) or 'none (flags only)'
 
 
-def main(runs_dir, out):
-    """Writes the deck to out; returns [{'title', 'finding', 'missing'}] in page order."""
+def appendix(runs_dir, out):
+    """Writes the appendix deck (a divider, then every study's slide) to out; returns [{'title', 'finding',
+    'missing'}] in page order."""
     runs = common.load_runs(runs_dir)
     studies = common.by_study(runs)
     colour = common.colours(runs)
@@ -109,18 +112,16 @@ def main(runs_dir, out):
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with PdfPages(out) as pdf, tempfile.TemporaryDirectory() as tmp:
         def page(fig, title, finding='', missing=False):
-            fig.text(0.97, 0.012, str(len(pages) + 1), ha='right', va='bottom', fontsize=11, color='0.35')
+            fig.text(0.99, 0.008, f"A{len(pages) + 1}", ha='right', va='bottom', fontsize=common.FOOTER_PT, color='0.3')
             pdf.savefig(fig)
             plt.close(fig)
             pages.append(dict(title=title, finding=finding, missing=missing))
 
-        title = f"Vision Transformers on {' / '.join(sorted({common.dataset(r['config']) for r in runs})) or 'small data'}"
-        fig = slide('')
+        title = 'Appendix: every study'
+        fig = slide('', runs)
         fig.text(0.5, 0.6, title, fontsize=36, fontweight='bold', ha='center')
-        fig.text(0.5, 0.45, f"vitlab: {len(runs)} runs, {len(studies)} studies" if runs else 'vitlab: no logs yet',
+        fig.text(0.5, 0.45, f"{len(runs)} runs, {len(studies)} studies, one slide each" if runs else 'no logs yet',
                  fontsize=22, ha='center')
-        if runs:
-            fig.text(0.5, 0.37, common.context(runs), fontsize=15, ha='center', color='0.3')
         page(fig, title)
 
         fig = slide('Setup', runs)
@@ -178,6 +179,441 @@ def main(runs_dir, out):
     return pages
 
 
+# ---------------------------------------------------------------- the talk: words from talk.py, numbers from the logs
+
+BODY_PT, CLAIM_PT, MAX_WORDS = 20, 22, 40
+GOOD, BAD, NEUTRAL, PENDING = '#1a7f37', '#c0392b', '0.45', '0.55'
+
+
+def length(runs):
+    """Which length a number comes from, in words: '2-min screen', '300 steps', '50 epochs', '10 GPU epochs'."""
+    def one(r):
+        c, gpu = r['config'], 'cuda' in str(r['env'].get('device'))
+        if c.get('time_limit'):
+            return f"{c['time_limit']:g}-min {'GPU ' if gpu else ''}screen"
+        return f"{c['max_steps']} steps" if c.get('max_steps') else f"{c['epochs']} {'GPU ' if gpu else ''}epochs"
+    return common.tally((one(r) for r in runs), sep=' / ')
+
+
+def evidence(studies, refs):
+    """The first ref (study, a, b) whose variants a and b have done runs on a shared seed: the paired test
+    accuracy differences a - b (points, by seed), their mean and std, the seeds and the length; None if none."""
+    for study, a, b in refs:
+        variants = studies.get(study, {})
+        pairs = common.paired(variants[a], variants[b], 'test_acc') if a in variants and b in variants else []
+        if pairs:
+            d = 100 * np.array([x - y for x, y in pairs])
+            return dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
+                        length=length(variants[a] + variants[b]), runs=variants[a] + variants[b])
+    return None
+
+
+def verdict(ev, same=False):
+    """(state, why) of a claim 'a > b' (same: 'a and b do not differ') against its evidence: 'supported',
+    'pending' (no finished runs yet) or 'flagged' with the reason."""
+    if ev is None:
+        return 'pending', 'no finished runs yet'
+    d = ev['diffs']
+    if len(d) < 2:
+        return 'flagged', 'one seed: no spread to compare with'
+    clear = (d > 0).all() and ev['mean'] > ev['std'] or (d < 0).all() and -ev['mean'] > ev['std']
+    if same:
+        return ('flagged', 'a clear difference now') if clear else ('supported', '')
+    if ev['mean'] <= 0:
+        return 'flagged', 'sign flipped'
+    return ('supported', '') if clear else ('flagged', 'within the seed spread')
+
+
+def check_claims(studies):
+    """{claim id: dict(claim, evidence, state, why)} for every claim of talk.py; prints a warning for each
+    flagged claim and a note for each pending one."""
+    out = {}
+    for key, c in talk.CLAIMS.items():
+        ev = evidence(studies, c['refs'])
+        state, why = verdict(ev, c.get('same', False))
+        out[key] = dict(c, id=key, evidence=ev, state=state, why=why)
+        if state == 'flagged':
+            print(f"warning: claim '{key}' ({c['says']}) is not supported by the current logs: {why} "
+                  f"({ev['study']}: {ev['a']} - {ev['b']} = {', '.join(f'{x:+.1f}' for x in ev['diffs'])} points)")
+        elif state == 'pending':
+            print(f"pending: claim '{key}' ({c['says']}): no finished runs in {', '.join(r[0] for r in c['refs'])}")
+    return out
+
+
+def numbers(ev):
+    """'+5.9 / +3.2 (2-min screen)': test-accuracy points, per seed up to 3 seeds, else mean ± std."""
+    d = ev['diffs']
+    gap = ' / '.join(f"{x:+.1f}" for x in d) if len(d) <= 3 else f"{ev['mean']:+.1f} ± {ev['std']:.1f} ({len(d)} seeds)"
+    return f"{gap} ({ev['length']})"
+
+
+def claim_lines(c, hypothesis=True):
+    """[(text, size, style)] of one claim: what it says and its numbers, its hypothesis, and a mark when the
+    logs no longer support it or have not run yet."""
+    if c['state'] == 'pending':
+        head = (f"{c['says']}: pending", CLAIM_PT, dict(color=PENDING, fontweight='bold'))
+    else:
+        head = (f"{c['says']}: {numbers(c['evidence'])}", CLAIM_PT,
+                dict(color=BAD if c['state'] == 'flagged' else 'black', fontweight='bold'))
+    rows = [head]
+    if c['state'] == 'flagged':
+        rows.append((f"\u26a0 not supported by the current logs ({c['why']})", BODY_PT, dict(color=BAD)))
+    if hypothesis:
+        rows.append((f"Hypothesis: {c['hypothesis']}", BODY_PT, dict(style='italic', color='#1f4e79')))
+    return rows
+
+
+def write(fig, rows, top=0.82, left=0.05, gap=0.02):
+    """Lines of (text, size, style) down the slide, each wrapped (measured) to the slide's width; returns the y
+    below the last."""
+    renderer = fig.canvas.get_renderer()
+    y = top
+    for text, size, style in rows:
+        width = len(text)
+        t = fig.text(left, y, text, fontsize=size, va='top', linespacing=1.3, **style)
+        while t.get_window_extent(renderer).x1 > 0.97 * fig.bbox.x1 and width > 10:
+            width -= 2
+            t.set_text('\n'.join(textwrap.wrap(text, width)))
+        y -= (t.get_text().count('\n') + 1) * 1.3 * size / (72 * common.FIGSIZE[1]) + gap
+    return y
+
+
+def under_chart(fig, rows):
+    """Lines of (text, size, style) just above the footer; the slide's drawing ends above them."""
+    rect = fig.get_layout_engine().get()['rect']
+    top = rect[1] + sum(1.3 * size / (72 * common.FIGSIZE[1]) + 0.012 for _, size, _ in rows) + 0.01
+    write(fig, rows, top=top, gap=0.012)
+    fig.get_layout_engine().set(rect=(rect[0], top + 0.02, rect[2], rect[1] + rect[3] - top - 0.02))
+
+
+def footer(runs, extra=''):
+    """The talk's footer: dataset, lengths, seeds and machine of the runs on the slide."""
+    if not runs:
+        return extra or 'no logs yet'
+    seeds = [len(g) for vs in common.by_study(runs).values() for g in vs.values()]
+    machines = ' / '.join(sorted({common.machine(r) for r in runs}))
+    lengths = ' / '.join(sorted({length([r]) for r in runs}, key=common.natural_key))
+    return (f"{' / '.join(sorted({common.dataset(r['config']) for r in runs}))} | {lengths} | "
+            f"{common.n_seeds(seeds)} per variant | {machines}" + (f" | {extra}" if extra else ''))
+
+
+def runs_of(studies, refs):
+    return [r for study, *variants in refs for v in variants for r in studies.get(study, {}).get(v, [])]
+
+
+def effect_chart(fig, studies):
+    """Every technique of talk.TECHNIQUES, ranked: its paired test-accuracy difference from its baseline at
+    the long length (filled) and in the short runs (hollow), with the std of the differences over seeds."""
+    rows = []
+    for words, refs in talk.TECHNIQUES:
+        short = evidence(studies, refs[-1:])
+        long = evidence(studies, refs[:-1]) if len(refs) > 1 else None
+        if short or long:
+            rows.append((words, long, short))
+    rows.sort(key=lambda r: (r[1] or r[2])['mean'])
+    ax = fig.subplots()
+    ax.axvline(0, color='0.3', lw=1.5)
+    shapes = {}  # one marker per length: filled for the long tier, hollow for the short runs
+    for i, (words, long, short) in enumerate(rows):
+        for ev, filled, dy in ((long, True, 0.18), (short, False, -0.18 if long else 0)):
+            if ev is None:
+                continue
+            state = verdict(dict(ev, diffs=np.sign(ev['mean']) * ev['diffs'], mean=abs(ev['mean'])))[0]
+            colour = NEUTRAL if state != 'supported' else GOOD if ev['mean'] > 0 else BAD
+            marker = shapes.setdefault(ev['length'], ('o', filled) if filled else ('DsvP'[len(shapes) % 4], filled))[0]
+            ax.errorbar(ev['mean'], i + dy, xerr=ev['std'] if len(ev['diffs']) > 1 else None, fmt=marker, ms=11,
+                        color=colour, mfc=colour if filled else 'white', mew=2.5, capsize=5, elinewidth=2)
+    handles = [matplotlib.lines.Line2D([], [], ls='', marker=m, ms=11, mew=2.5, color='0.2', mfc='0.2' if f else 'white',
+                                       label=length) for length, (m, f) in shapes.items()]
+    handles += [matplotlib.lines.Line2D([], [], ls='', marker='s', ms=11, color=c, label=w)
+                for c, w in ((GOOD, 'better on every seed'), (BAD, 'worse on every seed'), (NEUTRAL, 'within the spread'))]
+    ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel('test accuracy change vs baseline (points, paired by seed)')
+    ax.grid(axis='x', color='0.85')
+    ax.legend(handles=handles, loc='center left', bbox_to_anchor=(1.01, 0.5), frameon=False)
+    return ax, rows
+
+
+def architecture_chart(fig, studies, colour):
+    """Patch size, width x depth and heads in one panel: test accuracy against measured training speed."""
+    ax = fig.subplots()
+    for (study, name, marker), c in zip(((f'{talk.SCREEN}/patch_size', 'patch size', 's'),
+                                         (f'{talk.SCREEN}/model_size', 'width x depth', 'o'),
+                                         (f'{talk.SCREEN}/heads', 'heads', '^')), ('tab:blue', 'tab:orange', 'tab:green')):
+        rows = {v: common.summary(g) for v, g in studies.get(study, {}).items()}
+        rows = {v: r for v, r in rows.items() if r['done']}
+        if not rows:
+            continue
+        ax.errorbar([r['img_s'] for r in rows.values()], [100 * r['acc'] for r in rows.values()],
+                    yerr=[100 * r['std'] for r in rows.values()], fmt=marker, ms=13, color=c, capsize=4, label=name)
+        if study.endswith('patch_size'):
+            for v, r in rows.items():
+                ax.annotate(f"patch {studies[study][v][0]['config']['patch_size']}", (r['img_s'], 100 * r['acc']),
+                            xytext=(0, 14), textcoords='offset points', ha='center', fontsize=BODY_PT, color=c)
+    chance = 10
+    ax.axhline(chance, color='0.4', ls='--', lw=1.5, label='chance')
+    ax.set_xscale('log')
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_ylim(0, 75)
+    ax.set_xlabel('training speed (images per second, log)')
+    ax.set_ylabel('test accuracy (%)')
+    ax.legend(loc='lower right', frameon=False)
+    return ax
+
+
+def curve_runs(studies):
+    """The baseline's curves: the long tier's recipe run (and its half-length twin) when logged, else the
+    longest baseline run there is (10 epochs on one H200)."""
+    for study, variants in ((talk.LONG, ('cpu10', 'cpu10_half')), ('gpu_h200/equal_epochs', ('baseline',))):
+        found = {v: studies[study][v] for v in variants if v in studies.get(study, {})}
+        if any(r['history'] for g in found.values() for r in g):
+            return found
+    return {}
+
+
+def draw_curves(fig, groups):
+    """Accuracy and loss against epoch: train dashed, validation solid, one colour per run length; the mean
+    over seeds, a band from min to max. A run still going is drawn to where it is and says so."""
+    axes = fig.subplots(1, 2)
+    for (variant, group), c in zip(groups.items(), ('tab:blue', 'tab:orange')):
+        n = min(len(r['history']) for r in group)
+        if not n:
+            continue
+        epochs = np.arange(1, n + 1)
+        total = group[0]['config']['epochs']
+        tag = f"{total} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
+        for ax, key in zip(axes, ('acc', 'loss')):
+            for split, ls in (('train', '--'), ('val', '-')):
+                y = np.array([[h[f"{split}_{key}"] for h in r['history'][:n]] for r in group]) * (100 if key == 'acc' else 1)
+                ax.plot(epochs, y.mean(0), ls=ls, color=c, label=f"{'validation' if split == 'val' else 'train'}, {tag}")
+                if len(group) > 1:
+                    ax.fill_between(epochs, y.min(0), y.max(0), color=c, alpha=0.2)
+    axes[0].axhline(10, color='0.4', ls=':', lw=1.5, label='chance')
+    axes[0].set_ylabel('accuracy (%)')
+    axes[0].set_ylim(0, 100)
+    axes[1].set_ylabel('loss (cross-entropy)')
+    axes[1].set_ylim(bottom=0)
+    for ax in axes:
+        ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes[0].legend(loc='center right', frameon=False, fontsize=18)
+    return axes
+
+
+def bars(ax, names, groups, colours):
+    """Mean test accuracy bars from zero with the std over seeds (>= 2 seeds), the value on each bar."""
+    rows = [common.summary(g) if g else None for g in groups]
+    acc = [100 * r['acc'] if r and r['done'] else 0 for r in rows]
+    ax.bar(range(len(names)), acc, color=colours)
+    for i, r in enumerate(rows):
+        if r and r['done'] >= 2:
+            ax.errorbar(i, acc[i], yerr=100 * r['std'], color='black', capsize=6)
+        ax.text(i, acc[i] + 2, f"{acc[i]:.1f}" if r and r['done'] else 'not run yet', ha='center', va='bottom',
+                fontsize=BODY_PT, color='black' if r and r['done'] else PENDING)
+    ax.axhline(10, color='0.4', ls='--', lw=1.5)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel('test accuracy (%)')
+
+
+def problems(fig):
+    """What breaks the slide-grade rules on a drawn slide: a text outside the page, two texts overlapping,
+    body text under 18 pt (the footer, gid 'footer', may be common.FOOTER_PT; the title is TITLE_PT), more than
+    MAX_WORDS words (every text but the footer and the tick labels; a token without a letter is no word)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ticks = set()
+    shown = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for t in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.add(t.label1)
+                if t.label1.get_visible() and t.label1.get_text() and lo - 1e-9 <= t.get_loc() <= hi + 1e-9:
+                    shown.append(t.label1)
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t not in ticks and t.get_visible() and t.get_text().strip()
+             and t.get_figure(root=True) is fig] + shown
+    page = fig.bbox
+    out, words = [], 0
+    boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+    for t, b in boxes:
+        name = repr(t.get_text()[:40])
+        if b.x0 < page.x0 - 1 or b.y0 < page.y0 - 1 or b.x1 > page.x1 + 1 or b.y1 > page.y1 + 1:
+            out.append(f"outside the page: {name}")
+        floor = common.FOOTER_PT if t.get_gid() == 'footer' else 18
+        if t.get_fontsize() < floor:
+            out.append(f"{t.get_fontsize():g} pt < {floor} pt: {name}")
+        if t.get_gid() != 'footer' and t not in ticks:
+            words += sum(any(ch.isalpha() for ch in w) for w in t.get_text().split())
+    for i, (t, b) in enumerate(boxes):
+        for u, c in boxes[i + 1:]:
+            if b.overlaps(c) and min(b.x1, c.x1) - max(b.x0, c.x0) > 1 and min(b.y1, c.y1) - max(b.y0, c.y0) > 1:
+                out.append(f"overlap: {t.get_text()[:30]!r} and {u.get_text()[:30]!r}")
+    if words > MAX_WORDS:
+        out.append(f"{words} words > {MAX_WORDS}")
+    return out
+
+
+def build_talk(runs_dir, out, ckpts=None, png_dir=None):
+    """Writes the talk (12-15 slides) to out (and each slide as a PNG into png_dir, if given); returns
+    [{'title', 'claims', 'problems'}] in page order."""
+    runs = common.load_runs(runs_dir)
+    studies = common.by_study(runs)
+    claims = check_claims(studies)
+    colour = common.colours(runs)
+    pages = []
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with PdfPages(out) as pdf, tempfile.TemporaryDirectory() as tmp, plt.rc_context({
+            'font.size': BODY_PT, 'axes.labelsize': BODY_PT, 'axes.titlesize': BODY_PT, 'xtick.labelsize': 18,
+            'ytick.labelsize': 18, 'legend.fontsize': 18, 'legend.title_fontsize': 18}):
+        def page(title, used=(), extra='', shows=()):
+            extra = extra or ('claims: test-accuracy difference in points, paired by seed' if shows else '')
+            fig = slide(title, footer=footer(list(used), extra))
+            fig.text(0.99, 0.008, str(len(pages) + 1), ha='right', va='bottom', fontsize=common.FOOTER_PT,
+                     color='0.3', gid='footer')
+            pages.append(dict(title=title, claims=[claims[k] for k in shows], fig=fig))
+            return fig
+
+        # 1. title
+        evidence_runs = [r for c in claims.values() if c['evidence'] for r in c['evidence']['runs']]
+        fig = page('', evidence_runs)
+        fig.text(0.5, 0.64, 'Vision Transformers on small data', fontsize=40, fontweight='bold', ha='center')
+        fig.text(0.5, 0.52, 'What helps, what does not, and why', fontsize=28, ha='center')
+        machines = sorted({common.machine(r) for r in runs})
+        fig.text(0.5, 0.36, f"{len(runs)} runs on CIFAR-10 | {' | '.join(machines)}", fontsize=BODY_PT,
+                 ha='center', color='0.3')
+
+        # 2. the question and the setup
+        base = [r for r in studies.get(f'{talk.SCREEN}/baseline', {}).get('vit', [])]
+        fig = page('The question and the setup', base)
+        rows = [(talk.QUESTION, 26, dict(fontweight='bold'))]
+        if base:
+            c, m, d = base[0]['config'], base[0]['model'], base[0]['data']
+            rows += [(f"ViT: {m['params'] / 1e6:.1f}M params, patch {c['patch_size']}, {c['depth']} blocks, conv stem",
+                      BODY_PT, {}),
+                     (f"CIFAR-10: {d['train']:,} train, {d['val']:,} validation, {d['test']:,} test", BODY_PT, {}),
+                     ('Screen: 2 CPU-minutes per run; long: 50 epochs', BODY_PT, {}),
+                     ('Chosen on validation; test used once', BODY_PT, {})]
+        write(fig, rows, gap=0.04)
+
+        # 3. the baseline's curves
+        groups = curve_runs(studies)
+        used = [r for g in groups.values() for r in g]
+        fig = page('Baseline: training curves', used, shows=['longer'])
+        under_chart(fig, claim_lines(claims['longer'], hypothesis=False))
+        if groups:
+            draw_curves(fig, groups)
+        else:
+            fig.text(0.5, 0.5, 'no baseline run with a history yet', fontsize=28, ha='center', color=PENDING)
+
+        # 4. architecture: accuracy vs cost
+        refs = [(f'{talk.SCREEN}/{s}', *studies.get(f'{talk.SCREEN}/{s}', {})) for s in ('patch_size', 'model_size', 'heads')]
+        fig = page('Architecture: short runs reward speed', runs_of(studies, refs), shows=['patch8'])
+        architecture_chart(fig, studies, colour)
+        under_chart(fig, claim_lines(claims['patch8']))
+
+        # 5. every technique, ranked
+        refs = [ref for _, rs in talk.TECHNIQUES for ref in rs]
+        fig = page('Every technique, ranked', runs_of(studies, refs), extra='error bar: std of the paired differences')
+        effect_chart(fig, studies)
+
+        # 6-7. what helped / what did not, with hypotheses
+        for title, keys in (('What helped', talk.HELPED), ('What did not help', talk.NOT_HELPED)):
+            used = [r for k in keys if claims[k]['evidence'] for r in claims[k]['evidence']['runs']]
+            fig = page(title, used, shows=keys)
+            write(fig, [row for k in keys for row in claim_lines(claims[k])], gap=0.025)
+
+        # 8. ResNet vs ViT: accuracy at each length
+        pairs = [(f'{talk.SCREEN}/resnet', 'vit', 'resnet18'), ('gpu_h200/equal_epochs', 'baseline', 'resnet18'),
+                 (talk.LONG, 'cpu10', 'resnet18')]
+        pairs = [p for p in pairs if p[0] != talk.LONG or p[0] in studies]
+        fig = page('Why, 1: ResNet-18 vs ViT', runs_of(studies, pairs), shows=['vit_short', 'resnet_equal'])
+        axes = fig.subplots(1, len(pairs), sharey=True, squeeze=False)[0]
+        for ax, (study, vit, resnet) in zip(axes, pairs):
+            groups = [studies.get(study, {}).get(v, []) for v in (vit, resnet)]
+            bars(ax, ['ViT', 'ResNet-18'], groups, ['tab:blue', 'tab:red'])
+            ax.set_title(length([r for g in groups for r in g]) if any(groups) else '50 epochs')
+        for ax in axes[1:]:
+            ax.set_ylabel('')
+        under_chart(fig, claim_lines(claims['resnet_equal']))
+
+        # 9. data scaling
+        study = f'{talk.LONG}' if any(v.endswith('pct') for v in studies.get(talk.LONG, {})) else f'{talk.SCREEN}/data_scaling'
+        variants = studies.get(study, {})
+        if study == talk.LONG:
+            variants = {v: g for v, g in variants.items() if v.endswith('pct') or v in ('cpu10', 'resnet18')}
+        fig = page('Why, 2: how much data each model needs', [r for g in variants.values() for r in g], shows=['scaling'])
+        if variants:
+            ax = fig.subplots()
+            sizes = set()
+            for model, pts in ablation.scaling_points(variants).items():
+                n = [p[0] for p in pts]
+                sizes |= set(n)
+                ax.errorbar(n, [100 * p[1]['acc'] for p in pts], yerr=[100 * p[1]['std'] for p in pts], marker='o', ms=10,
+                            capsize=5, color='tab:red' if model.startswith('resnet') else 'tab:blue',
+                            label='ResNet-18' if model.startswith('resnet') else 'ViT')
+            ax.set_xscale('log')
+            ax.set_xticks(sorted(sizes), [f"{x:,}" for x in sorted(sizes)])
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.set_ylim(0, 100)
+            ax.axhline(10, color='0.4', ls='--', lw=1.5, label='chance')
+            ax.set_xlabel('training images (log scale)')
+            ax.set_ylabel('test accuracy (%)')
+            ax.legend(loc='upper left', frameon=False, ncol=3)
+        under_chart(fig, claim_lines(claims['scaling']))
+
+        # 10. features and attention (needs checkpoints)
+        fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')
+        found, paths = {}, []
+        try:
+            paths = pca.main(ckpts or runs_dir, tmp, n=500, found=found) + attention.main(ckpts or runs_dir, tmp)
+        except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
+            print(f"talk: PCA/attention: {type(e).__name__}: {e}")
+        shown = [p for p in paths if p.endswith(('pca_features.png', 'attention_distance.png'))]
+        if shown:
+            for ax, p in zip(fig.subplots(1, len(shown), squeeze=False)[0], shown):
+                ax.imshow(plt.imread(p))
+                ax.axis('off')
+        else:
+            write(fig, [('Needs the converged checkpoints:', 26, dict(color=PENDING)),
+                        ('python plots/slides.py --ckpts=runs', BODY_PT, dict(family='monospace')),
+                        ('Hypothesis: ResNet features separate classes more; early ViT heads look far', BODY_PT,
+                         dict(style='italic', color='#1f4e79'))], top=0.7, gap=0.05)
+
+        # 11. the staircase
+        stair = studies.get(talk.LONG, {})
+        groups = [stair.get(v, []) for _, v in talk.STAIRCASE]
+        fig = page('The staircase: one change at a time', [r for g in groups for r in g], shows=talk.STAIRCASE_CLAIMS)
+        bars(fig.subplots(), [w for w, _ in talk.STAIRCASE], groups, [plt.get_cmap('Blues')(0.35 + 0.13 * i) for i in range(5)])
+        under_chart(fig, claim_lines(claims[talk.STAIRCASE_CLAIMS[0]]))
+
+        # 12. conclusions
+        keys = [k for _, ks in talk.CONCLUSIONS for k in ks]
+        fig = page('Conclusions', [r for k in keys if claims[k]['evidence'] for r in claims[k]['evidence']['runs']], shows=keys)
+        rows = []
+        for text, keys in talk.CONCLUSIONS:
+            states = {claims[k]['state'] for k in keys}
+            mark, c = ('\u2713', GOOD) if states == {'supported'} else ('?', PENDING) if 'flagged' not in states else ('\u26a0', BAD)
+            rows.append((f"{mark} {text}", 26, dict(color=c if mark != '\u2713' else 'black')))
+        write(fig, rows, gap=0.05)
+
+        # 13. future experiments
+        fig = page('Future experiments', [], extra='plans, not results')
+        write(fig, [(f"\u2022 {t}", 26, {}) for t in talk.FUTURE], gap=0.05)
+
+        for p in pages:
+            p['problems'] = problems(p['fig'])
+            for msg in p['problems']:
+                print(f"slide {pages.index(p) + 1} ({p['title'] or 'title'}): {msg}")
+            if png_dir:
+                os.makedirs(png_dir, exist_ok=True)
+                p['fig'].savefig(os.path.join(png_dir, f"slide{pages.index(p) + 1:02d}.png"), dpi=60)
+            pdf.savefig(p.pop('fig'))
+    plt.close('all')
+    return pages
+
+
 def pca_finding(found):
     """'class separation of pooled test features: ResNet 0.42 vs ViT 0.18 (between-class share of variance)'"""
     parts = [f"{k} {v['separation']:.2f}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]['separation'])]
@@ -195,8 +631,14 @@ def attention_finding(found):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--runs', default='results', help='folder of logs (results/ or runs/)')
-    p.add_argument('--out', default='report/slides.pdf')
+    p.add_argument('--runs', default=os.path.join(common.ROOT, 'results'), help='folder of logs (results/ or runs/)')
+    p.add_argument('--out', default=os.path.join(common.ROOT, 'results'), help='where talk.pdf and appendix.pdf go')
+    p.add_argument('--ckpts', default=None, help='a runs folder with checkpoints for the PCA and attention slide')
+    p.add_argument('--png', default=None, help='also write each talk slide as a PNG into this folder')
     a = p.parse_args()
-    pages = main(a.runs, a.out)
-    print(f"{a.out}: {len(pages)} slides, {sum(p['missing'] for p in pages)} marked missing")
+    pages = build_talk(a.runs, os.path.join(a.out, 'talk.pdf'), a.ckpts, a.png)
+    print(f"{os.path.join(a.out, 'talk.pdf')}: {len(pages)} slides, "
+          f"{sum(bool(p['problems']) for p in pages)} with layout problems, "
+          f"{sum(c['state'] == 'flagged' for p in pages for c in p['claims'])} flagged claims")
+    pages = appendix(a.runs, os.path.join(a.out, 'appendix.pdf'))
+    print(f"{os.path.join(a.out, 'appendix.pdf')}: {len(pages)} slides, {sum(p['missing'] for p in pages)} marked missing")

@@ -1,4 +1,4 @@
-"""The slide deck and the talk-figure rules, on small fabricated logs in the log schema of DESIGN.md
+"""The talk and the appendix deck, and the talk-figure rules, on small fabricated logs in the log schema of DESIGN.md
 (no training): page count, missing studies marked, computed findings, bars from zero, no error bar from
 one seed. Also the study runner's recipe, budget and seed arguments (through --list, nothing trains)."""
 import json
@@ -63,9 +63,9 @@ def logs(tmp_path):
 
 def test_deck_pages_missing_studies_and_computed_findings(logs, tmp_path):
     out = str(tmp_path / 'deck' / 'slides.pdf')
-    pages = slides.main(logs, out)
+    pages = slides.appendix(logs, out)
     studies = slides.expected_studies()
-    assert len(studies) >= 18 and len(pages) == 2 + len(studies) + 3  # title, setup, studies, PCA, attention, conclusions
+    assert len(studies) >= 18 and len(pages) == 2 + len(studies) + 3  # divider, setup, studies, PCA, attention, conclusions
     pdf = open(out, 'rb').read()
     assert pdf.startswith(b'%PDF-') and len(re.findall(rb'/Type\s*/Page\b', pdf)) == len(pages)
     by_title = {p['title']: p for p in pages}
@@ -90,13 +90,13 @@ def test_conclusions_split_over_slides(logs, tmp_path):
         path = tmp_path / f"extra{i}" / 'v_s0' / 'log.json'
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(fake_log('v_s0', {}, 0, 0.5, 0.5)))
-    pages = slides.main(logs, str(tmp_path / 'deck.pdf'))
+    pages = slides.appendix(logs, str(tmp_path / 'deck.pdf'))
     parts = [p for p in pages if p['title'].startswith('Conclusions')]
     assert [p['title'] for p in parts] == ['Conclusions (1/2)', 'Conclusions (2/2)']
     lines = [l for p in parts for l in p['finding'].split('\n')]
     assert all(len(p['finding'].split('\n')) <= slides.PER_SLIDE for p in parts)
     findings = [p['title'] for p in pages if not p['missing'] and p['title'] not in ('Setup',)
-                and not p['title'].startswith(('Conclusions', 'Vision'))]
+                and not p['title'].startswith(('Conclusions', 'Appendix'))]
     assert len(lines) == len(findings) + 1 and lines[-1].startswith('Not run yet: ')  # every study's line, once
 
 
@@ -225,7 +225,7 @@ def test_finding_pairs_seeds_when_the_spreads_overlap():
     assert consistent.endswith('; higher on each of the 3 seeds both ran'), consistent
     mixed = common.finding(study([0.60, 0.55, 0.62], [0.56, 0.565, 0.595]))
     assert mixed.endswith('; the gap is within the seed spread'), mixed
-    assert common.paired_val(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
+    assert common.paired(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
 
 
 def test_finding_ranks_only_the_studys_budget():
@@ -239,3 +239,103 @@ def test_finding_ranks_only_the_studys_budget():
     assert text.endswith('; teacher (10 min per run) not ranked'), text
     alone = common.finding({'teacher': variants['teacher']})  # one budget: nothing set aside
     assert 'not ranked' not in alone and alone.startswith('teacher: val 66.0%'), alone
+
+
+# ------------------------------------------------------------------ the talk (plots/slides.py build_talk, plots/talk.py)
+
+def write_logs(root, rows):
+    """rows: (study folder, variant, flags, [(val, test) per seed]) -> results-style logs under root."""
+    for study, variant, flags, seeds in rows:
+        for seed, (val, test) in enumerate(seeds):
+            path = root / study / f"{variant}_s{seed}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(fake_log(f"{variant}_s{seed}", flags, seed, val, test)))
+    return str(root)
+
+
+SCREEN = [('cpu_2min/patch_embed', 'conv', dict(patch_embed='conv', time_limit=2.0), [(0.55, 0.56), (0.54, 0.55)]),
+          ('cpu_2min/patch_embed', 'linear', dict(time_limit=2.0), [(0.50, 0.50), (0.51, 0.52)]),
+          ('cpu_2min/ffn', 'gelu', dict(time_limit=2.0), [(0.55, 0.55), (0.54, 0.54)]),
+          ('cpu_2min/ffn', 'swiglu', dict(ffn='swiglu', time_limit=2.0), [(0.56, 0.56), (0.53, 0.53)])]
+
+
+def test_talk_is_12_to_15_slide_grade_slides(tmp_path):
+    """Every slide: 16:9, text inside the page, no two texts overlapping, body >= 18 pt, <= 40 words."""
+    pages = slides.build_talk(write_logs(tmp_path / 'results', FAKE_TALK), str(tmp_path / 'talk.pdf'))
+    assert 12 <= len(pages) <= 15
+    titles = [p['title'] for p in pages]
+    for part in ('The question and the setup', 'Baseline: training curves', 'Architecture', 'Every technique, ranked',
+                 'What helped', 'What did not help', 'Why, 1', 'The staircase', 'Conclusions', 'Future experiments'):
+        assert any(t.startswith(part) for t in titles), part
+    assert [p['problems'] for p in pages] == [[]] * len(pages)
+    pdf = open(tmp_path / 'talk.pdf', 'rb').read()
+    assert len(re.findall(rb'/Type\s*/Page\b', pdf)) == len(pages)
+    box = re.search(rb'/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)', pdf)
+    assert float(box[1]) / float(box[2]) == pytest.approx(16 / 9, abs=0.01)
+
+
+def test_committed_talk_is_slide_grade():
+    """The talk as built from the committed logs: 12-15 slides and no layout problem on any."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = slides.build_talk(os.path.join(ROOT, 'results'), os.path.join(tmp, 'talk.pdf'))
+    assert 12 <= len(pages) <= 15 and [p['problems'] for p in pages] == [[]] * len(pages)
+
+
+def test_slide_check_finds_each_problem():
+    fig = common.figure(footer='CIFAR-10 | 2-min screen')
+    fig.text(0.5, 0.5, 'one two three', fontsize=20)
+    assert slides.problems(fig) == []
+    fig.text(0.52, 0.5, 'on top', fontsize=20)             # overlaps the first
+    fig.text(0.98, 0.8, 'past the right edge', fontsize=20)  # outside the page
+    fig.text(0.1, 0.2, 'small', fontsize=12)               # body under 18 pt
+    fig.text(0.1, 0.7, ' '.join(['word'] * 40), fontsize=18)  # 3 + 2 + 4 + 1 + 40 words > 40
+    found = '\n'.join(slides.problems(fig))
+    assert "overlap: 'one two three' and 'on top'" in found and "outside the page: 'past the right edge'" in found
+    assert "12 pt < 18 pt: 'small'" in found and '50 words > 40' in found
+    assert 'CIFAR' not in found  # the footer may be smaller and is not counted
+    plt.close('all')
+
+
+def test_claims_checked_against_the_logs(tmp_path):
+    """A claim 'A > B' is read from the long tier when its logs exist, else from the screen; it is flagged when
+    the sign flipped or the difference is inside the seed spread, and the slide says so."""
+    studies = common.by_study(common.load_runs(write_logs(tmp_path / 'r1', SCREEN)))
+    claims = slides.check_claims(studies)
+    stem = claims['stem']
+    assert stem['state'] == 'supported' and stem['evidence']['study'] == 'cpu_2min/patch_embed'
+    assert np.allclose(stem['evidence']['diffs'], [6.0, 3.0]) and stem['evidence']['length'] == '2-min screen'
+    assert claims['swiglu']['state'] == 'supported'  # 'SwiGLU = GELU': +1 and -1, no clear difference
+    assert claims['patch4_long']['state'] == 'pending'  # a prediction for the long tier, not run
+    lines = [t for t, _, _ in slides.claim_lines(stem)]
+    assert lines[0] == 'Conv stem > linear patches: +6.0 / +3.0 (2-min screen)' and lines[1].startswith('Hypothesis: ')
+    # the long tier arrives and the sign flips: the long numbers win, and the claim is flagged
+    flipped = SCREEN + [('cpu_long/long', 'cpu10', {}, [(0.70, 0.70), (0.71, 0.71)]),
+                        ('cpu_long/long', 'linear', dict(patch_embed='linear'), [(0.72, 0.72), (0.73, 0.73)])]
+    claims = slides.check_claims(common.by_study(common.load_runs(write_logs(tmp_path / 'r2', flipped))))
+    stem = claims['stem']
+    assert stem['evidence']['study'] == 'cpu_long/long' and stem['evidence']['length'] == '30 epochs'
+    assert (stem['state'], stem['why']) == ('flagged', 'sign flipped')
+    assert any('not supported by the current logs (sign flipped)' in t for t, _, _ in slides.claim_lines(stem))
+    # inside the spread: one seed disagrees
+    mixed = SCREEN[:1] + [('cpu_2min/patch_embed', 'linear', dict(time_limit=2.0), [(0.50, 0.50), (0.56, 0.57)])]
+    claims = slides.check_claims(common.by_study(common.load_runs(write_logs(tmp_path / 'r3', mixed))))
+    assert (claims['stem']['state'], claims['stem']['why']) == ('flagged', 'within the seed spread')
+    # a 'no difference' claim with a clear difference, and a single seed
+    assert slides.verdict(dict(diffs=np.array([3.0, 4.0]), mean=3.5, std=0.7), same=True) == ('flagged', 'a clear difference now')
+    assert slides.verdict(dict(diffs=np.array([3.0]), mean=3.0, std=np.nan))[0] == 'flagged'
+
+
+def test_every_claim_names_known_studies_and_a_hypothesis():
+    import talk
+    for key, c in talk.CLAIMS.items():
+        assert c['says'] and c['hypothesis'] and c['refs'], key
+        for study, a, b in c['refs']:
+            assert study.startswith(('cpu_', 'gpu_')) and a != b, (key, study)
+    assert all(k in talk.CLAIMS for k in talk.HELPED + talk.NOT_HELPED + talk.STAIRCASE_CLAIMS)
+    assert all(k in talk.CLAIMS for _, ks in talk.CONCLUSIONS for k in ks)
+
+
+FAKE_TALK = SCREEN + [(f"cpu_2min/{s}", v, dict(f, time_limit=2.0), seeds) for s, v, f, seeds in FAKE] + [
+    ('gpu_h200/equal_epochs', 'baseline', {}, [(0.77, 0.77), (0.78, 0.77)]),
+    ('gpu_h200/equal_epochs', 'resnet18', dict(model='resnet18'), [(0.86, 0.86), (0.87, 0.87)])]
