@@ -1,9 +1,16 @@
-"""A 16:9 PDF deck from the logs, with matplotlib alone: title, setup, one slide per study (figure and a
-one-line finding computed from the logs), PCA and attention analysis (when checkpoints exist), and the
-conclusions. A study with no logs gets a slide that says it has not run yet; every number is read from
-a log, none is typed here.
+"""The talk and its appendix, two 16:9 PDFs from the logs with matplotlib alone.
 
-    python plots/slides.py --runs=results --out=report/slides.pdf
+The talk (13 slides): the question and setup, the baseline's curves, architecture against cost, every technique
+ranked, what helped and what did not (with hypotheses), ResNet vs ViT as the why, the staircase, conclusions
+and future experiments. Its words live in plots/talk.py; every number is read from the logs, from the long
+tier (results/cpu_long) where its runs have finished and from the short runs otherwise, marked by length.
+A claim the logs no longer support is flagged on its slide and in the build's output; a slide that breaks
+the slide-grade rules (see problems) is reported when the deck is built.
+The appendix: a divider, then one slide per study (figure and a computed finding), PCA and attention
+when checkpoints exist, and the findings.
+
+    python plots/slides.py                                  # results/talk.pdf and results/appendix.pdf
+    python plots/slides.py --runs=runs --out=report --png=report/talk_png   # your own runs, slides as PNGs too
 """
 import argparse
 import os
@@ -612,6 +619,9 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             pdf.savefig(p.pop('fig'))
     plt.close('all')
     return pages
+
+
+main = appendix  # the per-study deck under its older name
 
 
 def pca_finding(found):
