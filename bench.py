@@ -7,6 +7,7 @@ per second over the GPU's peak dense bf16 FLOP/s, PEAK_BF16) and a second config
     python bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
     python bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
     python bench.py --model=resnet18
+    python bench.py configs/cpu10.py --modes=eager    # a recipe's model and batch (its training flags are ignored)
     python bench.py --data_only=True --augment=autoaugment --cutmix=1.0 --erasing=0.25
     python bench.py --phases=True --modes=eager --dtypes=bfloat16   # step time per phase, attention variants
     python bench.py --tiny=True                       # seconds: the CI smoke test
@@ -23,6 +24,7 @@ zero_grad), for each of --variants on top of the other flags, in one process. Ea
 torch.cuda.synchronize on CUDA (wall time on the CPU, where ops run synchronously). The variants take their
 steps in turn, so the VM's drift hits them alike; plots/phases.py draws the JSON as stacked bars.
 """
+import ast
 import importlib.util
 import itertools
 import json
@@ -74,10 +76,15 @@ CHOICES = dict(vit.CHOICES, model=models.MODELS, device=('auto', 'cpu', 'cuda', 
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
 TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', references=False, fill='')
 
+# A training recipe (configs/cpu10.py) may be given: its model and batch are timed, and its train.py-only
+# flags (lr, epochs, augment policy, ...) are skipped; a name train.py does not know either is still an error.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'train.py')) as _f:
+    TRAIN_FLAGS = {t.id for node in ast.parse(_f.read()).body if isinstance(node, ast.Assign) for t in node.targets
+                   if isinstance(t, ast.Name)}
 try:
-    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS)
+    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS, file_only=TRAIN_FLAGS)
     if config['tiny']:
-        config = configurator.configure({**defaults, **TINY}, sys.argv[1:], CHOICES, vit.PRESETS)
+        config = configurator.configure({**defaults, **TINY}, sys.argv[1:], CHOICES, vit.PRESETS, file_only=TRAIN_FLAGS)
 except configurator.ConfigError as e:
     sys.exit(f"error: {e}")
 globals().update(config)
@@ -239,7 +246,7 @@ def phase_times():
         ms = dict(zip(('data_ms', 'forward_ms', 'backward_ms', 'optimizer_ms', 'step_ms'),
                       (statistics.median(c) for c in zip(*u['times']))))
         rows.append({k: u[k] for k in ('variant', 'flags', 'mode', 'dtype', 'params')} | ms
-                    | {'img_s': batch_size / ms['step_ms'] * 1e3})
+                    | {'img_s': batch_size / ms['step_ms'] * 1e3, 'per_step_ms': u['times']})
     return rows
 
 

@@ -59,8 +59,10 @@ def unknown(name, known):
     return ConfigError(f"unknown flag --{name}{hint}")
 
 
-def read_overrides(argv, defaults):
-    """[(name, value)] from config files and --name=value arguments, types checked, in order."""
+def read_overrides(argv, defaults, file_only=()):
+    """[(name, value)] from config files and --name=value arguments, types checked, in order. Names in
+    `file_only` may appear in config files and are skipped there (bench.py reads a training recipe for
+    its model and batch and has no use for its learning rate)."""
     out = []
     for arg in argv:
         if arg.startswith('--'):
@@ -79,7 +81,7 @@ def read_overrides(argv, defaults):
             namespace = {}
             exec(source, {}, namespace)
             for name, value in namespace.items():
-                if name.startswith('_'):
+                if name.startswith('_') or name in file_only and name not in defaults:
                     continue
                 if name not in defaults:
                     raise unknown(name, defaults)
@@ -87,11 +89,11 @@ def read_overrides(argv, defaults):
     return out
 
 
-def configure(defaults, argv, choices, presets, ranges=None):
+def configure(defaults, argv, choices, presets, ranges=None, file_only=()):
     """Returns the final config dict. A `preset` applies first, then every override in order,
     so `--preset=small --depth=6` is a six-block small model. Every value must then be one of its
     `choices` or inside its range in `ranges` (numbers, and the numbers an 'auto' flag takes)."""
-    overrides = read_overrides(argv, defaults)
+    overrides = read_overrides(argv, defaults, file_only)
     config = dict(defaults)
     preset = dict(overrides).get('preset', defaults.get('preset', ''))
     if preset:

@@ -14,7 +14,6 @@ exec > >(tee -a "$OUT/gpu.log") 2>&1
 export PYTHONUNBUFFERED=1 TQDM_DISABLE=1
 step() { echo; echo "=== $(date +%T) $*"; }
 CIFAR="--dataset=imagefolder --data_dir=$DATA/cifar10"
-CPU10_MODEL="--dim=128 --depth=6 --heads=4 --head_dim=64 --mlp_ratio=2.0 --patch_embed=conv --patch_norm=True --batch_size=256"
 
 step machine
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv
@@ -39,7 +38,7 @@ timeout 220 python3 exps/resnet.py $BUDGET --only=resnet18 --parallel=2 & resnet
 wait $best $resnet  # not a bare wait: it would also wait for the tee above, which never ends
 
 step "bench (alone on the GPU): the cpu10 model at batch 256, ViT-Base at batch 512 (fills the GPU), ResNet-18; bf16"
-timeout 70 python3 bench.py $CPU10_MODEL --dtypes=bfloat16 --references=False --fill= --out="$OUT/bench.json" \
+timeout 70 python3 bench.py configs/cpu10.py --dtypes=bfloat16 --references=False --fill= --out="$OUT/bench.json" \
   || echo "FAILED rc=$?"
 timeout 90 python3 bench.py --preset=base --batch_size=512 --dtypes=bfloat16 --references=False --fill= \
   --out="$OUT/bench_base.json" || echo "FAILED rc=$?"
