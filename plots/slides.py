@@ -117,7 +117,7 @@ def appendix(runs_dir, out):
     colour = common.colours(runs)
     pages = []
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with PdfPages(out) as pdf, tempfile.TemporaryDirectory() as tmp:
+    with PdfPages(out, metadata={"CreationDate": None}) as pdf, tempfile.TemporaryDirectory() as tmp:
         def page(fig, title, finding='', missing=False):
             fig.text(0.99, 0.008, f"A{len(pages) + 1}", ha='right', va='bottom', fontsize=common.FOOTER_PT, color='0.3')
             pdf.savefig(fig)
@@ -471,7 +471,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
     colour = common.colours(runs)
     pages = []
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with PdfPages(out) as pdf, tempfile.TemporaryDirectory() as tmp, plt.rc_context({
+    with PdfPages(out, metadata={"CreationDate": None}) as pdf, tempfile.TemporaryDirectory() as tmp, plt.rc_context({
             'font.size': BODY_PT, 'axes.labelsize': BODY_PT, 'axes.titlesize': BODY_PT, 'xtick.labelsize': 18,
             'ytick.labelsize': 18, 'legend.fontsize': 18, 'legend.title_fontsize': 18}):
         def page(title, used=(), extra='', shows=()):
