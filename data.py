@@ -88,7 +88,30 @@ def torchvision_cifar(name, data_dir):
     return out
 
 
-CACHE_VERSION = 2  # bump when decoding changes what a cache holds (2: RGB, img_size, unreadable files skipped)
+def make_jpeg(out_dir, data_dir='data', name='cifar10'):
+    """torchvision's CIFAR-10 (or -100) written as the JPEG image folder the committed results were measured on:
+    out_dir/{train,test}/<class>/NNNN.jpg, NNNN counting each class's images from 0 in torchvision's order,
+    encoded by PIL at quality 75 with 4:2:0 chroma subsampling (the shared copy's JPEG headers are byte for byte
+    the ones these settings write). Returns the number of images written."""
+    from PIL import Image
+    if os.path.exists(os.path.join(out_dir, 'train')) or os.path.exists(os.path.join(out_dir, 'test')):
+        raise DataError(f"{out_dir!r} already has a train/ or test/ folder; remove it or pick another folder")
+    ds = torchvision_cifar(name, data_dir)
+    n = 0
+    for split in ('train', 'test'):
+        counts = [0] * len(ds['classes'])
+        for c in ds['classes']:
+            os.makedirs(os.path.join(out_dir, split, c))
+        for img, label in zip(ds[f'{split}_x'].permute(0, 2, 3, 1).numpy(), ds[f'{split}_y'].tolist()):
+            path = os.path.join(out_dir, split, ds['classes'][label], f'{counts[label]:04d}.jpg')
+            Image.fromarray(img).save(path, 'JPEG', quality=75, subsampling=2)  # subsampling 2 = 4:2:0
+            counts[label] += 1
+            n += 1
+    return n
+
+
+CACHE_VERSION = 3  # bump when decoding changes what a cache holds (2: RGB, img_size, unreadable files skipped;
+#                   3: a folder that is grayscale throughout keeps one channel)
 
 
 def list_images(data_dir):
@@ -139,26 +162,38 @@ def read_cache(path):
         return None
 
 
+GRAY_MODES = ('1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16B', 'I;16L', 'F')  # PIL modes without colour
+
+
 def decode(path, img_size):
-    """One image file as uint8 RGB (3, H, W), whatever its mode: grayscale, palette, RGBA (alpha dropped, as
-    torchvision's ImageFolder), CMYK, 16-bit; img_size > 0: shorter side resized, then center-cropped."""
+    """One image file as uint8 (C, H, W): C = 1 for a grayscale mode (16-bit and alpha included), else 3 (RGB:
+    palette, RGBA with alpha dropped as torchvision's ImageFolder does, CMYK, ...); img_size > 0: shorter side
+    resized, then center-cropped."""
     from PIL import Image
     from torchvision.transforms.v2 import functional as TF
     with Image.open(path) as im:  # PIL: torchvision.io's decoders are deprecated
         if img_size:
             im.draft('RGB', (img_size, img_size))  # JPEG: decode big photos at 1/2, 1/4 or 1/8 scale, still >= img_size
-        if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16-bit grayscale: RGB would clip it, keep the high byte
-            im = im.convert('I').point(lambda v: v / 256).convert('L')
-        if im.mode != 'RGB':
+        if im.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16-bit grayscale: 'L' would clip it, keep the high byte
+            im = im.convert('I').point(lambda v: v / 256)
+        if im.mode in GRAY_MODES:
+            im = im.convert('L')
+        elif im.mode != 'RGB':
             im = im.convert('RGBA' if im.mode in ('P', 'PA') else 'RGB').convert('RGB')  # palette: via RGBA, no warning
         if img_size and im.size != (img_size, img_size):
             im = TF.center_crop(TF.resize(im, img_size), img_size)
         return TF.pil_to_tensor(im)
 
 
+def to_rgb(x):
+    """uint8 grayscale (..., 1, H, W) as three equal channels; (..., 3, H, W) as it is."""
+    return x.expand(*x.shape[:-3], 3, *x.shape[-2:]).contiguous() if x.shape[-3] == 1 else x
+
+
 def imagefolder(data_dir, img_size=0):
-    """Any data_dir/{train,test}/<class>/<image> tree, of any mix of sizes, modes and formats PIL reads; every
-    image becomes 8-bit RGB (so a grayscale set gets three equal channels). img_size > 0: resized (shorter
+    """Any data_dir/{train,test}/<class>/<image> tree, of any mix of sizes, modes and formats PIL reads, as 8-bit
+    images: one channel when every image of both splits is grayscale (MNIST-like sets train with in_chans=1),
+    else RGB for all (a grayscale image among colour ones gets three equal channels). img_size > 0: resized (shorter
     side) and center-cropped to img_size x img_size; 0: every image must have the same size. A file that
     cannot be read is skipped and listed in 'skipped'. Decoded once, then cached next to the data as a
     uint8 tensor file (CIFAR-10's 60k JPEGs: 6-8 s to decode on a 2-core VM, 0.07 s from the cache)."""
@@ -196,7 +231,9 @@ def imagefolder(data_dir, img_size=0):
                 continue
             if x is None:  # allocated once: no list of tensors to stack, which would need twice the memory
                 x, first = torch.empty((len(files[split][1]),) + im.shape, dtype=torch.uint8), path
-            elif im.shape != x.shape[1:]:
+            elif im.shape[0] != x.shape[1]:  # grayscale so far and now a colour image, or the other way round
+                x, im = to_rgb(x), to_rgb(im)
+            if im.shape != x.shape[1:]:
                 raise DataError(f"images differ in size: {first} is {x.shape[3]}x{x.shape[2]}, {path} is "
                                 f"{im.shape[2]}x{im.shape[1]}; pass --img_size=N to resize (shorter side) and "
                                 f"center-crop every image to N x N")
@@ -207,6 +244,8 @@ def imagefolder(data_dir, img_size=0):
                             f"{out['skipped'][-1]}")
         out[f'{split}_x'] = x[:len(labels)].clone() if len(labels) < len(x) else x
         out[f'{split}_y'] = torch.tensor(labels)
+    if out['train_x'].shape[1] != out['test_x'].shape[1]:  # one split grayscale throughout, the other not
+        out['train_x'], out['test_x'] = to_rgb(out['train_x']), to_rgb(out['test_x'])
     if out['train_x'].shape[1:] != out['test_x'].shape[1:]:
         raise DataError(f"train images are {tuple(out['train_x'].shape[1:])} but test images are "
                         f"{tuple(out['test_x'].shape[1:])} in {data_dir!r}; pass --img_size=N to resize them all")
@@ -485,3 +524,19 @@ def measure_rate(loader, n_batches=20, warmup=2):
     x.sum().item()  # wait for the device
     dt = time.perf_counter() - start
     return n_batches / dt, n / dt
+
+
+if __name__ == '__main__':
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(description="write torchvision's CIFAR as the JPEG image folder behind the committed "
+                                "results: python data.py --make_jpeg=data/cifar10-jpeg, then train with "
+                                "--dataset=imagefolder --data_dir=data/cifar10-jpeg")
+    p.add_argument('--make_jpeg', required=True, metavar='DIR', help='the image folder to write (must not exist yet)')
+    p.add_argument('--data_dir', default='data', help="where torchvision's archive is, or is downloaded to")
+    p.add_argument('--dataset', default='cifar10', choices=('cifar10', 'cifar100'))
+    args = p.parse_args()
+    try:
+        print(f"{make_jpeg(args.make_jpeg, args.data_dir, args.dataset):,} images written to {args.make_jpeg}")
+    except DataError as e:
+        sys.exit(f"error: {e}")

@@ -166,3 +166,88 @@ def test_synthetic_trains_with_no_other_flag(tmp_path):
     assert r.returncode == 0, r.stderr
     log = json.load(open(tmp_path / 'r' / 'log.json'))
     assert log['status'] == 'done' and log['data'] == {'train': 540, 'val': 60, 'test': 200, 'skipped': 0, 'skipped_files': []}
+
+
+def gray_folder(root, colour=()):
+    """28x28 MNIST-like images in every grayscale mode (8-bit, 1-bit, 16-bit, with alpha); a path in `colour`
+    is written as RGB instead."""
+    modes = ['L', '1', 'I;16', 'LA']
+    for split in ('train', 'test'):
+        for c in ('zero', 'one'):
+            os.makedirs(root / split / c)
+            for i, mode in enumerate(modes):
+                v = 40 + 100 * (c == 'one') + 10 * i
+                im = Image.new('L', (28, 28), v if mode != '1' else 255 * (c == 'one'))
+                im = Image.fromarray(np.full((28, 28), v * 256, np.uint16)) if mode == 'I;16' else im.convert(mode)
+                path = f'{split}/{c}/{i}.png'
+                (im.convert('RGB') if path in colour else im).save(root / path)
+    return root
+
+
+def test_grayscale_folder_trains_with_one_channel(tmp_path):
+    ds = data.load_dataset('imagefolder', str(gray_folder(tmp_path / 'gray')))
+    assert ds['train_x'].shape == (8, 1, 28, 28) and ds['test_x'].shape == (8, 1, 28, 28)
+    assert ds['train_x'][:, 0, 0, 0].tolist() == [140, 255, 160, 170, 40, 0, 60, 70]  # 'one' sorts first; 16-bit: its high byte
+    r = run_train('--dataset=imagefolder', f'--data_dir={tmp_path / "gray"}', '--patch_size=4', *TINY,
+                  f'--out_dir={tmp_path}', '--name=r')
+    _, err = r.communicate(timeout=300)
+    assert r.returncode == 0, err
+    assert json.load(open(tmp_path / 'r' / 'log.json'))['config']['in_chans'] == 1
+
+
+@pytest.mark.parametrize('colour', ['train/zero/0.png', 'train/one/3.png', 'test/one/2.png'])
+def test_one_colour_image_makes_the_whole_folder_rgb(tmp_path, colour):
+    """Wherever the colour image is (first, last, only in test), every image of both splits gets three channels,
+    the grey ones three equal ones."""
+    ds = data.load_dataset('imagefolder', str(gray_folder(tmp_path, colour=(colour,))))
+    for x in (ds['train_x'], ds['test_x']):
+        assert x.shape == (8, 3, 28, 28) and (x == x[:, :1]).all()
+    assert ds['train_x'][:, 0, 0, 0].tolist() == [140, 255, 160, 170, 40, 0, 60, 70]
+
+
+def fake_cifar(root, per_batch=7, seed=0):
+    """torchvision's cifar-10-batches-py layout with a few images per batch, each a smooth gradient over its own
+    random colour (JPEG keeps it within a few levels; another image is far off): {split: (images, labels)}."""
+    import pickle
+    g = np.random.default_rng(seed)
+    folder = root / 'cifar-10-batches-py'
+    folder.mkdir(parents=True)
+    names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
+    pickle.dump({'label_names': names}, open(folder / 'batches.meta', 'wb'))
+    out = {}
+    for split, files in (('train', [f'data_batch_{i}' for i in range(1, 6)]), ('test', ['test_batch'])):
+        xs, ys = [], []
+        for f in files:
+            x = (np.linspace(0, 60, 32)[None, None, :, None] + g.integers(0, 192, (per_batch, 3, 1, 1))).astype(np.uint8)
+            x = np.broadcast_to(x, (per_batch, 3, 32, 32)).copy()
+            y = g.integers(0, 3, per_batch).tolist()  # a few classes, so each gets several images in order
+            pickle.dump({'data': x.reshape(per_batch, -1), 'labels': y}, open(folder / f, 'wb'))
+            xs.append(x)
+            ys += y
+        out[split] = (np.concatenate(xs), ys)
+    return names, out
+
+
+def test_make_jpeg_writes_torchvisions_cifar_as_the_shared_copy(tmp_path, monkeypatch):
+    """Names NNNN.jpg count each class from 0 in torchvision's order (the shared copy's train/frog/0000.jpg is
+    CIFAR-10's first training image); JPEG quality 75 (libjpeg's luminance table then starts at 8) with 4:2:0
+    chroma. The real archive's md5 check is skipped for the fake batches."""
+    import runpy
+    import torchvision.datasets.cifar
+    from PIL import JpegImagePlugin
+    names, want = fake_cifar(tmp_path / 'src')
+    monkeypatch.setattr(torchvision.datasets.cifar, 'check_integrity', lambda *a, **k: True)
+    monkeypatch.setattr(sys, 'argv', ['data.py', f'--make_jpeg={tmp_path / "jpeg"}', f'--data_dir={tmp_path / "src"}'])
+    runpy.run_path(os.path.join(ROOT, 'data.py'), run_name='__main__')
+    for split, (x, y) in want.items():
+        seen = [0] * 10
+        for img, label in zip(x, y):
+            path = tmp_path / 'jpeg' / split / names[label] / f'{seen[label]:04d}.jpg'
+            seen[label] += 1
+            with Image.open(path) as im:
+                assert im.quantization[0][0] == 8 and JpegImagePlugin.get_sampling(im) == 2
+                assert np.abs(np.asarray(im, int) - img.transpose(1, 2, 0)).mean() < 3  # the same picture
+        assert sorted(os.listdir(tmp_path / 'jpeg' / split)) == names  # every class, even without images
+        assert sum(len(os.listdir(tmp_path / 'jpeg' / split / c)) for c in names) == len(y) == 35 if split == 'train' else 7
+    with pytest.raises(data.DataError, match="already has a train/ or test/ folder"):
+        data.make_jpeg(str(tmp_path / 'jpeg'), str(tmp_path / 'src'))
