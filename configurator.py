@@ -73,20 +73,42 @@ def read_overrides(argv, defaults, file_only=()):
                 raise unknown(name, defaults)
             out.append((name, parse_value(name, raw, defaults[name])))
         else:
-            try:
-                source = open(arg).read()
-            except OSError as e:
-                raise ConfigError(f"config file {arg!r} cannot be read ({e.strerror}); "
-                                  f"arguments are config files or --name=value") from None
-            namespace = {}
-            exec(source, {}, namespace)
-            for name, value in namespace.items():
+            for name, value in read_config_file(arg).items():
                 if name.startswith('_') or name in file_only and name not in defaults:
                     continue
                 if name not in defaults:
-                    raise unknown(name, defaults)
-                out.append((name, check_type(name, value, defaults[name])))
+                    raise ConfigError(f"config file {arg!r}: {unknown(name, defaults)}")
+                try:
+                    out.append((name, check_type(name, value, defaults[name])))
+                except ConfigError as e:
+                    raise ConfigError(f"config file {arg!r}: {e}") from None
     return out
+
+
+def read_config_file(path):
+    """{name: value} a config file assigns. It is Python, so it may compute and import (modules it imports are not
+    settings); a file that is not Python, or fails, is a ConfigError naming the file and line."""
+    import traceback
+    import types
+    try:
+        with open(path, 'rb') as f:
+            source = f.read().decode()
+    except OSError as e:
+        raise ConfigError(f"config file {path!r} cannot be read ({e.strerror}); "
+                          f"arguments are config files or --name=value") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path!r} is not text (not UTF-8); a config file is Python assignments "
+                          f"such as lr = 1e-3") from None
+    namespace = {}
+    try:
+        exec(compile(source, path, 'exec'), {}, namespace)
+    except SyntaxError as e:
+        raise ConfigError(f"config file {path!r}, line {e.lineno}: {e.msg} (a config file is Python assignments "
+                          f"such as lr = 1e-3)") from None
+    except Exception as e:  # a computation or an import that fails
+        line = next((fr.lineno for fr in reversed(traceback.extract_tb(e.__traceback__)) if fr.filename == path), '?')
+        raise ConfigError(f"config file {path!r}, line {line}: {type(e).__name__}: {e}") from None
+    return {k: v for k, v in namespace.items() if not isinstance(v, types.ModuleType)}
 
 
 def configure(defaults, argv, choices, presets, ranges=None, file_only=()):

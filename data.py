@@ -128,9 +128,13 @@ def list_images(data_dir):
         if split == 'test' and classes != out['train'][0]:
             raise DataError(f"train/ and test/ in {data_dir!r} have different class folders: "
                             f"{sorted(set(classes) ^ set(out['train'][0]))}")
-        files = []
+        files, seen = [], set()
         for label, c in enumerate(classes):
             for folder, subfolders, names in os.walk(os.path.join(root, c), followlinks=True):
+                if os.path.realpath(folder) in seen:  # a symlink back up the tree: os.walk would list it again and again
+                    subfolders[:] = []
+                    continue
+                seen.add(os.path.realpath(folder))
                 subfolders[:] = sorted(d for d in subfolders if not d.startswith('.'))
                 mtimes.append(os.stat(folder).st_mtime_ns)
                 files += [(folder + os.sep + f, label) for f in sorted(names)  # (join: 3x slower for 60k files)
@@ -148,7 +152,8 @@ def cache_path(data_dir, img_size, files, mtimes):
     import hashlib
     h = hashlib.sha1(f"{CACHE_VERSION}\0{os.path.realpath(data_dir)}\0{img_size}\0{mtimes}".encode())
     for split in ('train', 'test'):
-        h.update('\0'.join(p[len(data_dir):].lstrip(os.sep) for p, _ in files[split][1]).encode())  # relative paths
+        h.update('\0'.join(p[len(data_dir):].lstrip(os.sep) for p, _ in files[split][1])
+                 .encode(errors='surrogateescape'))  # relative paths; names that are not UTF-8 too
     return os.path.join(data_dir, f'vitlab_cache_{h.hexdigest()[:16]}.pt')
 
 
@@ -227,7 +232,8 @@ def imagefolder(data_dir, img_size=0):
             try:
                 im = decode(path, img_size)
             except Exception as e:  # skip, and say so (train.py logs the list): one bad file must not stop a run
-                out['skipped'].append(f"{os.path.relpath(path, data_dir)} ({type(e).__name__}: {e})"[:300])
+                why = f"{os.path.relpath(path, data_dir)} ({type(e).__name__}: {e})"[:300]
+                out['skipped'].append(why.encode(errors='backslashreplace').decode())  # printable, even a non-UTF-8 name
                 continue
             if x is None:  # allocated once: no list of tensors to stack, which would need twice the memory
                 x, first = torch.empty((len(files[split][1]),) + im.shape, dtype=torch.uint8), path
@@ -244,14 +250,20 @@ def imagefolder(data_dir, img_size=0):
                             f"{out['skipped'][-1]}")
         out[f'{split}_x'] = x[:len(labels)].clone() if len(labels) < len(x) else x
         out[f'{split}_y'] = torch.tensor(labels)
+        present = set(labels)
+        empty = [c for i, c in enumerate(files[split][0]) if i not in present]
+        if split == 'train' and empty:  # a class the model could never learn (a test class may be absent)
+            raise DataError(f"class folder(s) {', '.join(f'train/{c}/' for c in empty)} in {data_dir!r} hold no readable "
+                            f"image; add images or remove the folder")
     if out['train_x'].shape[1] != out['test_x'].shape[1]:  # one split grayscale throughout, the other not
         out['train_x'], out['test_x'] = to_rgb(out['train_x']), to_rgb(out['test_x'])
     if out['train_x'].shape[1:] != out['test_x'].shape[1:]:
         raise DataError(f"train images are {tuple(out['train_x'].shape[1:])} but test images are "
                         f"{tuple(out['test_x'].shape[1:])} in {data_dir!r}; pass --img_size=N to resize them all")
     try:
-        torch.save(out, cache + '.tmp')
-        os.replace(cache + '.tmp', cache)
+        tmp = f"{cache}.{os.getpid()}.tmp"  # own name: runs started at once on the same folder each write theirs
+        torch.save(out, tmp)
+        os.replace(tmp, cache)
     except OSError:
         pass  # read-only data folder: decode again next time
     return out

@@ -92,7 +92,7 @@ def environment(device, device_type, world_size):
     try:
         commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=os.path.dirname(os.path.abspath(__file__)),
                                 capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
-    except OSError:
+    except (OSError, subprocess.SubprocessError):  # no git, or a git slower than 5 s (a cold disk): not worth a failed run
         commit = 'unknown'
     return {'torch': torch.__version__, 'device': device, 'machine': machine, 'world_size': world_size,
             'git_commit': commit}

@@ -8,6 +8,7 @@
 
 Globals below are the config. Read top to bottom: config, setup, loop, test.
 """
+import fcntl
 import json
 import math
 import os
@@ -179,12 +180,24 @@ def write_log():
 previous = None
 if resume and overwrite:
     fail("--resume=True continues the run in out_dir/name, --overwrite=True replaces it; choose one")
+if rank == 0:  # one process per run folder: an exclusive lock on it, which the kernel drops when the process ends
+    try:       # (even by kill -9), so a second train.py on the same run refuses and no stale lock is ever left
+        os.makedirs(run_dir, exist_ok=True)
+        run_lock = os.open(run_dir, os.O_RDONLY)
+    except OSError as e:
+        fail(f"cannot create the run folder {run_dir!r} ({e.strerror}); pass another --out_dir")
+    try:
+        fcntl.flock(run_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fail(f"{run_dir} is in use by another train.py process; wait for it to end, or pass another --name")
+if os.path.isdir(log_path):
+    fail(f"{log_path} is a folder, not a train.py log; move it away")
 if os.path.exists(log_path):
     try:
         with open(log_path) as f:
             previous = json.load(f)
         previous['status'], previous['history']
-    except (ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError) as e:
         if not overwrite:
             fail(f"{log_path} is not a readable train.py log ({type(e).__name__}: {e}); pass --overwrite=True to replace the run")
         previous = {'status': 'unreadable', 'history': []}
@@ -196,6 +209,9 @@ if os.path.exists(log_path):
              f"or --overwrite=True to replace it")
 if resume and not os.path.exists(last_path):
     fail(f"--resume=True but {last_path} does not exist (no epoch of this run finished yet)")
+if resume and previous is None:
+    fail(f"--resume=True but {log_path} is missing: the history of the epochs in {last_path} would be lost; "
+         f"put the log back, or pass --overwrite=True to start again")
 
 with techniques.rank0_first():  # torchrun: one download/decode; and every rank has checked the run folder before rank 0 writes
     try:
@@ -315,11 +331,15 @@ if resume:
     try:
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
         # the model and the data must match; check_attention is a debugging switch, free to change on resume
-        mismatch = [k for k in vit.config_fields().keys() - {'check_attention'} | {'model', 'dataset', 'batch_size', 'subset', 'val_size'}
-                    if ckpt['config'].get(k) != config.get(k)]
+        # every flag must match: the log's config is the run's; free are where things are, how fast they run, and
+        # debugging switches (and flags the checkpoint predates)
+        free = {'device', 'dtype', 'compile', 'workers', 'log_interval', 'debug', 'check_attention', 'resume', 'overwrite',
+                'out_dir', 'name', 'data_dir', 'teacher', 'stem_init'}
+        mismatch = [k for k in config if k in ckpt['config'] and k not in free and ckpt['config'][k] != config[k]]
         if mismatch:
             fail(f"{last_path} was trained with " + ', '.join(f"{k}={ckpt['config'].get(k)!r}" for k in sorted(mismatch))
-                 + " but this run asks for " + ', '.join(f"{k}={config.get(k)!r}" for k in sorted(mismatch)))
+                 + " but this run asks for " + ', '.join(f"{k}={config.get(k)!r}" for k in sorted(mismatch))
+                 + "; resume with the run's flags, or pass --overwrite=True to start again")
         net.load_state_dict(ckpt['model'])
         opt.load_state_dict(ckpt['optimizer'])
         if ema_net is not None:  # a run that had no EMA yet starts it from the current weights
@@ -341,7 +361,10 @@ if overwrite and rank == 0:  # only now that the new run is set up: stale checkp
             if os.path.exists(_file):
                 os.remove(_file)
 os.makedirs(run_dir, exist_ok=True)
-write_log()
+try:
+    write_log()
+except OSError as e:  # a read-only or full disk: say so before any training
+    fail(f"cannot write {log_path} ({e.strerror})")
 
 
 def log_crash(exc_type, exc, tb):
@@ -365,6 +388,9 @@ rank_rng = techniques.RankRNG(seed, rank, step, device) if world_size > 1 else n
 def on_signal(signum, frame):
     """Finish the current step, then write log and checkpoint; a second Ctrl-C aborts at once."""
     global stop_signal, pending_signal
+    if rank == 0:  # os.write: a print here could re-enter a write to stderr (the progress bar) and raise
+        os.write(2, f"\nsignal {signum}: stopping after this step; checkpoint and log follow"
+                    f"{' (Ctrl-C again aborts)' if world_size == 1 else ''}\n".encode())
     if world_size > 1:  # torchrun: the ranks stop together, at the next check (techniques.agree); torchrun forwards
         pending_signal = signum  # a Ctrl-C once more, so a second one is not an abort here (torchrun kills after 30 s)
     else:
@@ -372,8 +398,11 @@ def on_signal(signum, frame):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-signal.signal(signal.SIGINT, on_signal)
-signal.signal(signal.SIGTERM, on_signal)
+# Ctrl-C; SIGTERM: what kill, SLURM, PBS and Kubernetes send before SIGKILL; SIGUSR1: SLURM's --signal=USR1@secs
+# warning (its default action kills without a checkpoint); SIGHUP: the terminal closed (nohup: stays ignored)
+for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
+    if _sig != signal.SIGHUP or signal.getsignal(_sig) is not signal.SIG_IGN:
+        signal.signal(_sig, on_signal)
 
 # ----------------------------------------------------------------------------- loop
 # Losses and accuracy accumulate on the device; the host reads them only at logging points, so the

@@ -22,9 +22,26 @@ FLAG_VALUES = [{}, dict(head_dim=12), dict(heads=3, head_dim=8), dict(ffn='swigl
                dict(cls_pos=False), dict(pool='mean'), dict(n_cls=3), dict(n_reg=2), dict(dist_token=True),
                dict(layerscale=0.1), dict(dropout=0.2), dict(attn_dropout=0.2), dict(drop_path=0.3, depth=2),
                dict(attn='mla', kv_rank=8), dict(attn='mla', q_rank=8, kv_rank=8), dict(patch_init='whiten'),
-               dict(patch_norm=True), dict(patch_norm=True, patch_embed='overlap'), dict(patch_norm=True, patch_init='whiten'),
-               dict(init='torch'), dict(pos_std=1.0), dict(bias=False),
-               dict(patch_embed='resnet18'), dict(check_attention=True)]
+               dict(patch_norm=False), dict(patch_embed='overlap', patch_norm=False), dict(patch_init='whiten', patch_norm=False),
+               dict(init='trunc_normal'), dict(pos_std=0.02), dict(bias=False), dict(mlp_ratio=2.0),
+               dict(patch_embed='resnet18'), dict(check_attention=True),
+               *[dict(norm_eps=1e-6)] * ('norm_eps' in vit.config_fields())]  # a field that is landing in vit.py
+SHAPE = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads')  # TINY sets them
+
+
+def test_the_sweep_holds_every_non_default_value():
+    """Every choice and every bool of ViTConfig off its default, and every number at another value, is swept above
+    (a default that changes would otherwise leave its old value untested)."""
+    swept = {(k, v) for kw in FLAG_VALUES for k, v in kw.items()}
+    for name, default in vit.config_fields().items():
+        if name in SHAPE:
+            continue
+        values = vit.CHOICES.get(name, (not default,) if isinstance(default, bool) else None)
+        if values is None:  # a number: some other value
+            assert any(k == name and v != default for k, v in swept), f"no sweep entry sets {name} off {default!r}"
+        else:
+            missing = [v for v in values if v != default and (name, v) not in swept]
+            assert not missing, f"the sweep never sets {name} to {missing}"
 
 
 def fwd_bwd(cfg, batch=2):
@@ -115,9 +132,21 @@ def test_rope2d_logit_depends_only_on_2d_offset():
     assert (rope_logit(q, k, angles, tok(1, 0), tok(0, 2)) - base).abs() > 1e-3
 
 
-def test_rope_prefix_tokens_without_cls_pos_are_not_rotated():
-    angles = rope_angles(ViTConfig(**TINY, pos_emb='rope2d', n_reg=2, cls_pos=False))
-    assert (angles[:3] == 0).all() and (angles[3:] != 0).any()
+@pytest.mark.parametrize('pos_emb', ['rope1d', 'rope2d'])
+@pytest.mark.parametrize('cls_pos', [True, False])
+def test_rope_angles_of_prefix_and_patches(cls_pos, pos_emb):
+    """The prefix tokens (cls, 2 registers) are never rotated; the patches count from 1 with cls_pos (the prefix
+    has position 0 of its own) and from 0 without (the prefix shares patch 0's). Closed form per token."""
+    cfg = ViTConfig(**TINY, pos_emb=pos_emb, n_reg=2, cls_pos=cls_pos)
+    angles, off, pairs = rope_angles(cfg), int(cls_pos), cfg.hd // 2
+    assert angles.shape == (3 + 16, pairs) and (angles[:3] == 0).all()
+    for n in (0, 5, 15):  # patch n: row n // 4, col n % 4
+        if pos_emb == 'rope1d':
+            want = (n + off) * 100.0 ** (-torch.arange(pairs).float() / pairs)
+        else:
+            f = 100.0 ** (-torch.arange(pairs // 2).float() / (pairs // 2))
+            want = torch.cat([(n // 4 + off) * f, (n % 4 + off) * f])
+        torch.testing.assert_close(angles[3 + n], want)
 
 
 @pytest.mark.parametrize('cls_pos', [True, False])
