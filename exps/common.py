@@ -26,6 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # the top-level modules: analysis (exps/best.py), configurator and data (train_size)
 TRAIN = os.path.join(ROOT, 'train.py')
 # --smoke: tiny enough that a run takes seconds on a CPU (most of it is importing torch)
 SMOKE = dict(dataset='synthetic', dim=32, depth=1, heads=2, max_steps=2, val_size=100, epochs=1,
@@ -89,7 +90,6 @@ def base_flags(args):
 
 def train_size(args):
     """Training images left after the validation split (data_scaling sizes its subsets by it)."""
-    sys.path.insert(0, ROOT)
     import configurator
     import data
     recipe = {}

@@ -9,14 +9,15 @@ import os
 import matplotlib.ticker
 import numpy as np
 
-import common
+import style  # first: it puts the repo root (analysis.py) on the path
+import analysis
 
 
 def draw(fig, variants, colour):
     """Draw one study into fig (a figure or a slide); returns the bar axes and the cost axes."""
-    rows = {v: common.summary(g) for v, g in variants.items()}
+    rows = {v: analysis.summary(g) for v, g in variants.items()}
     names = list(rows)
-    ticks, xlabel = common.labels(variants)
+    ticks, xlabel = analysis.labels(variants)
     ax, ax2 = fig.subplots(1, 2, width_ratios=[min(max(len(names), 2), 5), 2])  # the cost panel keeps its labels
     acc = np.array([rows[v]['acc'] for v in names]) * 100
     x = np.arange(len(names))
@@ -25,7 +26,7 @@ def draw(fig, variants, colour):
     spread = np.flatnonzero(np.isfinite(err))
     if spread.size:
         ax.errorbar(x[spread], acc[spread], yerr=err[spread], fmt='none',
-                    ecolor='black', capsize=6, label=common.seeds_label(rows[names[i]]['done'] for i in spread))
+                    ecolor='black', capsize=6, label=f"std over {analysis.n_seeds(rows[names[i]]['done'] for i in spread)}")
     chance = 100 / variants[names[0]][0]['config'].get('num_classes', 10)
     ax.axhline(chance, color='0.4', ls='--', lw=1.5, label=f"chance ({chance:.0f}%)")
     top = np.nanmax(acc) if np.isfinite(acc).any() else 0
@@ -47,7 +48,7 @@ def draw(fig, variants, colour):
     slant = len(names) > 4 or max(len(t) for t in ticks.values()) > 10
     ax.set_xticks(x, [ticks[v] for v in names], rotation=30 if slant else 0, ha='right' if slant else 'center')
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(common.words('test_acc'))
+    ax.set_ylabel(analysis.words('test_acc'))
     # above the axes, not inside: inside it sat on the first bar's label
     ax.legend(loc='lower left', bbox_to_anchor=(0, 1.0), ncol=2, fontsize=12, frameon=False)
     done = [v for v in names if rows[v]['done']]
@@ -64,23 +65,14 @@ def draw(fig, variants, colour):
         ax2.set_xscale('log')
         ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # minor labels of a narrow range overlap
     ax2.set_xlabel(('training images per second' if by_speed else 'MFLOPs per image') + (' (log)' if wide else ''))
-    ax2.set_ylabel(common.words('test_acc'))
+    ax2.set_ylabel(analysis.words('test_acc'))
     ax2.set_title('accuracy vs cost')
     return ax, ax2
 
 
-def scaling_points(variants):
-    """{model: [(training images, summary, variant), ...] by size}."""
-    points = {}
-    for v, group in variants.items():
-        n = group[0]['data']['train']
-        points.setdefault(group[0]['config'].get('model', 'vit'), []).append((n, common.summary(group), v))
-    return {m: sorted(p, key=lambda t: t[0]) for m, p in points.items()}
-
-
 def draw_scaling(fig, variants, colour):
     """Test accuracy against training images, one line per model; None when the study has no run."""
-    points = scaling_points(variants)
+    points = analysis.scaling_points(variants)
     if not points:
         return None
     ax = fig.subplots()
@@ -91,43 +83,25 @@ def draw_scaling(fig, variants, colour):
         if spread:
             ax.errorbar([p[0] for p in spread], [100 * p[1]['acc'] for p in spread], yerr=[100 * p[1]['std'] for p in spread],
                         fmt='none', ecolor=colour[pts[-1][2]], capsize=6,
-                        label=f"{m}: {common.seeds_label(p[1]['done'] for p in spread)}")
+                        label=f"{m}: std over {analysis.n_seeds(p[1]['done'] for p in spread)}")
     ax.set_xscale('log')
     ax.set_ylim(bottom=0)
     ax.set_xlabel('training images (log)')
-    ax.set_ylabel(common.words('test_acc'))
+    ax.set_ylabel(analysis.words('test_acc'))
     ax.legend()
     return ax
 
 
-def scaling_finding(variants):
-    """'resnet18 - vit test accuracy: +21.3 points at 4,500 images, +9.8 at 45,000' (two models), else None."""
-    points = scaling_points(variants)
-    if not points or len(points) != 2:
-        return None
-    (a, pa), (b, pb) = sorted(points.items(), key=lambda kv: kv[0] == 'vit')  # the ViT second
-    acc = lambda pts: {n: s['acc'] for n, s, _ in pts if s['done']}
-    both = sorted(acc(pa).keys() & acc(pb).keys())
-    if not both:
-        return None
-    gap = lambda n: 100 * (acc(pa)[n] - acc(pb)[n])
-    return (f"{a} - {b} test accuracy: {gap(both[0]):+.1f} points at {both[0]:,} training images"
-            + (f", {gap(both[-1]):+.1f} at {both[-1]:,}" if len(both) > 1 else ''))
-
-
-def plot_study(study, variants, colour, out_dir):
-    runs = [r for g in variants.values() for r in g]
-    fig = common.figure(runs)
+def draw_study(fig, study, variants, colour):
+    """data_scaling as accuracy against training images, any other study as bars and cost."""
     if not (os.path.basename(study) == 'data_scaling' and draw_scaling(fig, variants, colour)):
         draw(fig, variants, colour)
-    fig.suptitle(f"{common.title(study)}: test accuracy and cost")
-    return common.save(fig, out_dir, f"ablation_{common.slug(study)}")
 
 
 def main(runs_dir, out_dir):
-    return common.plot_every_study(runs_dir, out_dir, plot_study)
+    return style.every_study(runs_dir, out_dir, 'ablation', 'test accuracy and cost', draw_study)
 
 
 if __name__ == '__main__':
-    args = common.main_args(__doc__)
+    args = style.parse_args(__doc__)
     print('\n'.join(main(args.runs, args.out)))

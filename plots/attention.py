@@ -6,7 +6,8 @@ test image, and the mean attention distance of every head against depth (ViT pap
 import numpy as np
 import torch
 
-import common
+import style  # first: it puts the repo root (analysis.py, models.py) on the path
+import analysis
 import models
 import vit
 
@@ -37,16 +38,16 @@ def mean_distance(probs, cfg):
 
 def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
     """Writes the figures; found (a dict), if given, receives {'name', 'distance': per-layer mean over heads}."""
-    ckpt = ckpt or common.best_checkpoint(common.load_runs(runs_dir), vit=True)
+    ckpt = ckpt or analysis.best_checkpoint(analysis.load_runs(runs_dir), vit=True)
     if ckpt is None:
         print('attention: no finished ViT run with a checkpoint')
         return []
     model, config = models.load_model(ckpt)
-    x, _, raw, _ = common.test_images(config, n)
+    x, _, raw, _ = analysis.test_images(config, n)
     maps = attention_maps(model, x)
     cfg, L, H = model.cfg, len(maps), min(maps[0].shape[1], max_heads)
-    runs = common.run_of(ckpt)
-    fig = common.figure(runs)
+    runs = analysis.run_of(ckpt)
+    fig = style.figure(runs)
     axes = fig.subplots(L, H + 1, squeeze=False)
     for l, probs in enumerate(maps):
         axes[l, 0].imshow(raw[0].permute(1, 2, 0).numpy().squeeze())
@@ -59,9 +60,9 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
         for ax in axes[l]:
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(f"CLS-to-patch attention of {config['name']}" + (f" (first {H} heads)" if H < maps[0].shape[1] else ''))
-    paths = common.save(fig, out_dir, 'attention_maps')
+    paths = style.save(fig, out_dir, 'attention_maps')
 
-    fig = common.figure(runs)
+    fig = style.figure(runs)
     ax = fig.subplots()
     d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
     if found is not None:
@@ -74,14 +75,9 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
     ax.set_ylim(bottom=0)
     fig.suptitle(f"How far each head looks, {config['name']}")
     ax.legend()
-    return paths + common.save(fig, out_dir, 'attention_distance')
+    return paths + style.save(fig, out_dir, 'attention_distance')
 
 
 if __name__ == '__main__':
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--runs', default='runs')
-    p.add_argument('--out', default='report/figures')
-    p.add_argument('--ckpt', default=None)
-    a = p.parse_args()
-    print('\n'.join(main(a.runs, a.out, a.ckpt)))
+    args = style.parse_args(__doc__, ckpt=(None, 'a checkpoint (default: the best ViT under --runs, on validation)'))
+    print('\n'.join(main(args.runs, args.out, args.ckpt)))

@@ -6,7 +6,8 @@
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-import common
+import style  # first: it puts the repo root (analysis.py) on the path
+import analysis
 
 PANELS = ['train_loss', 'val_loss', 'train_acc', 'val_acc']
 
@@ -28,7 +29,7 @@ def draw(fig, variants, colour):
                 ax.fill_between(epochs, y.min(0), y.max(0), color=colour[variant], alpha=0.2)
         seeds.append(len(group))
     for ax, key in zip(axes.flat, PANELS):
-        ax.set_title(common.words(key))
+        ax.set_title(analysis.words(key))
     last = max((h['epoch'] + 1 for g in variants.values() for r in g for h in r['history']), default=1)
     for ax in axes[1]:
         ax.set_xlabel('epoch')
@@ -37,23 +38,17 @@ def draw(fig, variants, colour):
             ax.set_xticks(range(1, last + 1))  # MaxNLocator falls back to fractions on a one-epoch axis
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    band = f"\nband: min to max over {common.n_seeds(s for s in seeds if s > 1)}" if max(seeds, default=1) > 1 else ''
+    band = f"\nband: min to max over {analysis.n_seeds(s for s in seeds if s > 1)}" if max(seeds, default=1) > 1 else ''
     axes[0, 1].legend(*axes[0, 0].get_legend_handles_labels(), loc='upper left', bbox_to_anchor=(1.02, 1),
                       title=f"variant{band}", fontsize=12 if len(variants) <= 8 else 10)
     return axes
 
 
-def plot_study(study, variants, colour, out_dir):
-    fig = common.figure([r for g in variants.values() for r in g])
-    draw(fig, variants, colour)
-    fig.suptitle(f"{common.title(study)}: training curves")
-    return common.save(fig, out_dir, f"curves_{common.slug(study)}")
-
-
 def main(runs_dir, out_dir):
-    return common.plot_every_study(runs_dir, out_dir, plot_study)
+    return style.every_study(runs_dir, out_dir, 'curves', 'training curves',
+                             lambda fig, study, variants, colour: draw(fig, variants, colour))
 
 
 if __name__ == '__main__':
-    args = common.main_args(__doc__)
+    args = style.parse_args(__doc__)
     print('\n'.join(main(args.runs, args.out)))

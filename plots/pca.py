@@ -9,7 +9,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
-import common
+import style  # first: it puts the repo root (analysis.py, models.py) on the path
+import analysis
 import models
 
 
@@ -42,18 +43,18 @@ def pooled_features(model, x):
 
 def main(runs_dir, out_dir, n=1000, n_show=6, found=None):
     """Writes the figures; found (a dict), if given, receives {'ViT'|'ResNet': {'name', 'separation'}}."""
-    runs = common.load_runs(runs_dir)
-    ckpts = {'ViT': common.best_checkpoint(runs, vit=True), 'ResNet': common.best_checkpoint(runs, vit=False)}
+    runs = analysis.load_runs(runs_dir)
+    ckpts = {'ViT': analysis.best_checkpoint(runs, vit=True), 'ResNet': analysis.best_checkpoint(runs, vit=False)}
     ckpts = {k: v for k, v in ckpts.items() if v}
     if not ckpts:
         print('pca: no finished run with a checkpoint')
         return []
-    fig = common.figure([r for p in ckpts.values() for r in common.run_of(p)])
+    fig = style.figure([r for p in ckpts.values() for r in analysis.run_of(p)])
     axes = fig.subplots(1, len(ckpts), squeeze=False)
     paths = []
     for ax, (kind, path) in zip(axes[0], ckpts.items()):
         model, config = models.load_model(path)
-        x, y, raw, classes = common.test_images(config, n)
+        x, y, raw, classes = analysis.test_images(config, n)
         feats = pooled_features(model, x)
         proj, ratio = pca(feats, 2)
         sep = class_separation(feats, y.numpy())
@@ -66,10 +67,10 @@ def main(runs_dir, out_dir, n=1000, n_show=6, found=None):
         ax.set_xlabel(f"PC1 ({100 * ratio[0]:.0f}% of variance)")
         ax.set_ylabel(f"PC2 ({100 * ratio[1]:.0f}% of variance)")
         if kind == 'ViT':
-            paths += patch_token_figure(model, x[:n_show], raw[:n_show], config, out_dir, common.run_of(path))
+            paths += patch_token_figure(model, x[:n_show], raw[:n_show], config, out_dir, analysis.run_of(path))
     axes[0, -1].legend(loc='center left', bbox_to_anchor=(1, 0.5), markerscale=3)
     fig.suptitle(f"Pooled features of {len(y)} test images, 2-D PCA")
-    return common.save(fig, out_dir, 'pca_features') + paths
+    return style.save(fig, out_dir, 'pca_features') + paths
 
 
 @torch.no_grad()
@@ -83,7 +84,7 @@ def patch_token_figure(model, x, raw, config, out_dir, runs=None):
     rgb = proj.reshape(B, g, g, -1)
     if rgb.shape[-1] < 3:
         rgb = np.concatenate([rgb, np.zeros((B, g, g, 3 - rgb.shape[-1]))], -1)
-    fig = common.figure(runs)
+    fig = style.figure(runs)
     axes = fig.subplots(2, B, squeeze=False)
     for i in range(B):
         axes[0, i].imshow(raw[i].permute(1, 2, 0).numpy().squeeze())
@@ -92,9 +93,9 @@ def patch_token_figure(model, x, raw, config, out_dir, runs=None):
             ax.axis('off')
     fig.suptitle(f"ViT patch tokens ({config['name']}): PCs 1-3 as RGB, "
                  f"{100 * ratio.sum():.0f}% of variance")
-    return common.save(fig, out_dir, 'pca_patch_tokens')
+    return style.save(fig, out_dir, 'pca_patch_tokens')
 
 
 if __name__ == '__main__':
-    args = common.main_args(__doc__)
-    print('\n'.join(main(args.runs, args.out)))
+    args = style.parse_args(__doc__, n=(1000, 'test images to project'))
+    print('\n'.join(main(args.runs, args.out, args.n)))

@@ -3,12 +3,12 @@ shows them study by study (only figures that were written are linked).
 
     python plots/report.py --runs=runs --out=report
 """
-import argparse
 import os
 
+import style  # first: it puts the repo root (analysis.py) on the path
 import ablation
+import analysis
 import attention
-import common
 import curves
 import pca
 import table
@@ -23,21 +23,21 @@ def main(runs_dir, out_dir, note=''):
         except Exception as e:  # one broken figure must not cost the rest of the report
             print(f"report: {name} failed: {type(e).__name__}: {e}")
     tables = table.main(runs_dir, tab_dir)
-    runs = common.load_runs(runs_dir)
+    runs = analysis.load_runs(runs_dir)
     link = lambda stem: (f"![{stem}](figures/{stem}.png) ([pdf](figures/{stem}.pdf))\n"
                          if os.path.join(fig_dir, f"{stem}.png") in written and os.path.exists(os.path.join(fig_dir, f"{stem}.png")) else '')
     lines = [f"# vitlab report\n\n{len(runs)} runs from `{runs_dir}`. {note}\n",
              'Accuracy: best validation accuracy, and the test accuracy of the best-validation checkpoint, '
              'mean ± std over seeds. Cost: params, forward FLOPs per image, median training img/s, training '
              'time. Dataset, budget, seeds and machine: the line above each table, read from the logs.\n']
-    studies = common.by_study(runs)
+    studies = analysis.by_study(runs)
     for study, md in tables.items():  # the table's first line says dataset, budget, seeds and machine
-        tex = f"tables/{common.slug(study)}.tex"
-        lines += [f"## {study}\n", f"Finding (computed from the logs): {common.finding(studies[study])}\n",
-                  f"LaTeX: [{tex}]({tex})\n", md, link(f"ablation_{common.slug(study)}"), link(f"curves_{common.slug(study)}")]
-    analysis = [link(s) for s in ('pca_features', 'pca_patch_tokens', 'attention_maps', 'attention_distance')]
-    if any(analysis):
-        lines += ['## Analysis: best ViT vs best ResNet\n'] + analysis
+        tex = f"tables/{analysis.slug(study)}.tex"
+        lines += [f"## {study}\n", f"Finding (computed from the logs): {analysis.finding(studies[study])}\n",
+                  f"LaTeX: [{tex}]({tex})\n", md, link(f"ablation_{analysis.slug(study)}"), link(f"curves_{analysis.slug(study)}")]
+    checkpoints = [link(s) for s in ('pca_features', 'pca_patch_tokens', 'attention_maps', 'attention_distance')]
+    if any(checkpoints):
+        lines += ['## Analysis: best ViT vs best ResNet\n'] + checkpoints
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, 'README.md')
     with open(path, 'w') as f:
@@ -46,9 +46,5 @@ def main(runs_dir, out_dir, note=''):
 
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--runs', default='runs')
-    p.add_argument('--out', default='report')
-    p.add_argument('--note', default='', help='a line for the top, e.g. the machine')
-    a = p.parse_args()
-    print(main(a.runs, a.out, a.note))
+    args = style.parse_args(__doc__, out='report', note=('', 'a line for the top, e.g. the machine'))
+    print(main(args.runs, args.out, args.note))

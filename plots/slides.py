@@ -12,7 +12,6 @@ when checkpoints exist, and the findings.
     python plots/slides.py                                  # results/talk.pdf and results/appendix.pdf
     python plots/slides.py --runs=runs --out=report --png=report/talk_png   # your own runs, slides as PNGs too
 """
-import argparse
 import os
 import tempfile
 import textwrap
@@ -24,41 +23,29 @@ import matplotlib.text
 import matplotlib.ticker
 from matplotlib.backends.backend_pdf import PdfPages
 
+import style  # first: it puts the repo root (analysis.py) on the path
 import ablation
+import analysis
 import attention
-import common
 import curves
 import pca
 import talk
+from style import FIGSIZE, FOOTER_PT
 
-EXPS = os.path.join(common.ROOT, 'exps')
+EXPS = os.path.join(analysis.ROOT, 'exps')
 PER_SLIDE = 7  # bullets on one conclusions slide
-TITLE_PT = 28
 
 
 def expected_studies():
-    """The studies of the deck, in talk order: common.TITLES, then any other study script in exps/."""
+    """The studies of the deck, in talk order: analysis.TITLES, then any other study script in exps/."""
     scripts = sorted(f[:-3] for f in os.listdir(EXPS) if f.endswith('.py') and f != 'common.py'
                      and 'common.parse(' in open(os.path.join(EXPS, f)).read())
-    return list(common.TITLES) + [s for s in scripts if s not in common.TITLES]
-
-
-def slide(title, runs=None, finding='', footer=None):
-    """A blank 16:9 slide: a title on top, the finding (appendix) above the footer, the footer (footer, else
-    the runs' budget line: common.figure); what is drawn into the figure goes between (constrained layout)."""
-    fig = common.figure(runs, footer=footer)
-    bottom = fig.get_layout_engine().get()['rect'][1] if runs or footer else 0.02
-    if finding:  # a second line at 16 pt would run into the footer below
-        fig.text(0.03, bottom + 0.01, finding, fontsize=16 if len(finding) <= 110 else 13, va='bottom', wrap=True)
-        bottom += 0.07
-    fig.get_layout_engine().set(rect=(0.02, bottom, 0.96, 0.87 - bottom))
-    fig.text(0.03, 0.93, title, fontsize=TITLE_PT, fontweight='bold', va='center', gid='title')
-    return fig
+    return list(analysis.TITLES) + [s for s in scripts if s not in analysis.TITLES]
 
 
 def bullets(fig, lines, top=0.84, bottom=0.1, size=18):
     """One bullet per line, wrapped; the font shrinks (down to 10 pt) until every line fits the slide."""
-    width, height = 0.9 * common.FIGSIZE[0] * 72, (top - bottom) * common.FIGSIZE[1] * 72  # points
+    width, height = 0.9 * FIGSIZE[0] * 72, (top - bottom) * FIGSIZE[1] * 72  # points
     while True:
         wrapped = [textwrap.wrap(l, int(width / (0.55 * size))) for l in lines]  # ~0.55 em per character
         if sum(len(w) for w in wrapped) * size * 1.45 + len(lines) * size * 0.4 <= height or size <= 10:
@@ -67,120 +54,98 @@ def bullets(fig, lines, top=0.84, bottom=0.1, size=18):
     y = top
     for w in wrapped:
         fig.text(0.05, y, '\u2022 ' + '\n   '.join(w), fontsize=size, va='top', linespacing=1.45)
-        y -= (len(w) * 1.45 + 0.4) * size / (72 * common.FIGSIZE[1])
+        y -= (len(w) * 1.45 + 0.4) * size / (72 * FIGSIZE[1])
 
 
-def image(fig, path):
-    ax = fig.subplots()
-    ax.imshow(plt.imread(path))
-    ax.axis('off')
+def image(fig, paths):
+    """PNG files side by side in the slide's drawing area."""
+    for ax, path in zip(fig.subplots(1, len(paths), squeeze=False)[0], paths):
+        ax.imshow(plt.imread(path))
+        ax.axis('off')
 
 
-def setup_lines(runs):
-    """Model, data, training, budget and machine, read from the logs (the baseline study's ViT if it ran)."""
-    vits = [r for r in runs if r['config'].get('model') == 'vit']
-    base = next((r for r in vits if os.path.basename(r['study']) == 'baseline'),
-                next((r for r in vits if r['variant'] in ('vit', 'baseline')), vits[0] if vits else runs[0]))
-    c, m = base['config'], base['model']
-    each = lambda f: common.tally((str(f(r)) for r in runs), sep=', ')
-    lines = [f"Model ({base['name']}): {c.get('model')}" + (
-        f", patch {c['patch_size']}, width {c['dim']}, depth {c['depth']}, {c['heads']} heads, MLP x{c['mlp_ratio']:g}, "
-        f"{c['pos_emb']} positions, {c['pool']} pooling" if c.get('model') == 'vit' else '') +
-        f"; {m['params'] / 1e6:.2f}M params, {m['flops_per_image'] / 1e6:.0f} MFLOPs per image"]
-    resnets = sorted({(r['config']['model'], r['model']['params']) for r in runs if r['config'].get('model', 'vit') != 'vit'})
-    if resnets:
-        lines.append('Compared with: ' + ', '.join(f"{k} ({p / 1e6:.1f}M params)" for k, p in resnets))
-    sizes = each(lambda r: f"{r['data']['train']:,} train / {r['data']['val']:,} val / {r['data']['test']:,} test")
-    lines += [f"Data: {each(lambda r: common.dataset(r['config']))}; {sizes}",
-              f"Training: {c.get('optimizer')}, lr {c.get('lr'):g}, batch {c.get('batch_size')}, weight decay "
-              f"{c.get('weight_decay'):g}, label smoothing {c.get('label_smoothing'):g}, augment {c.get('augment')}, "
-              f"{c.get('dtype')}",
-              f"Recipe: {each(recipe)}",
-              f"Budget: {each(lambda r: common.budget(r['config']))}; seeds per variant: "
-              f"{common.n_seeds(len(g) for vs in common.by_study(runs).values() for g in vs.values())}",
-              f"Machine: {each(common.machine)}; torch {each(lambda r: r['env'].get('torch'))}",
-              f"{len(runs)} runs in {len(common.by_study(runs))} studies; test set used once per run, "
-              "model selection on the validation split"]
-    return lines
-
-
-def recipe(run):
-    """'configs/cpu10.py (sha256 1a2b...)', or 'none (flags only)'."""
-    return ' + '.join(f"{x['path']} ({x['sha256']})" for x in run['recipe']) or 'none (flags only)'
+def checkpoint_figures(runs_dir, tmp):
+    """The PCA and attention-distance figures of the best checkpoints under runs_dir, written into tmp:
+    [(title, PNG or None, finding or why there is none)]."""
+    out = []
+    for name, make, stem, say in (
+            ('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png', pca_finding),
+            ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f), 'attention_distance.png',
+             attention_finding)):
+        found = {}
+        try:
+            paths = make(found)
+        except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
+            paths, found = [], {'error': f"{type(e).__name__}: {e}"}
+            print(f"{name}: {found['error']}")
+        png = next((p for p in paths if p.endswith(stem)), None)
+        out.append((name, png, say(found) if png else found.get('error', 'missing: no finished run with a checkpoint under ' + runs_dir)))
+    return out
 
 
 def appendix(runs_dir, out):
     """Writes the appendix deck (a divider, then every study's slide) to out; returns [{'title', 'finding',
     'missing'}] in page order."""
-    runs = common.load_runs(runs_dir)
-    studies = common.by_study(runs)
-    colour = common.colours(runs)
+    runs = analysis.load_runs(runs_dir)
+    studies = analysis.by_study(runs)
+    colour = style.colours(runs)
     pages = []
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with PdfPages(out, metadata={"CreationDate": None}) as pdf, tempfile.TemporaryDirectory() as tmp:
         def page(fig, title, finding='', missing=False):
-            fig.text(0.99, 0.008, f"A{len(pages) + 1}", ha='right', va='bottom', fontsize=common.FOOTER_PT, color='0.3')
+            fig.text(0.99, 0.008, f"A{len(pages) + 1}", ha='right', va='bottom', fontsize=FOOTER_PT, color='0.3')
             pdf.savefig(fig)
             plt.close(fig)
             pages.append(dict(title=title, finding=finding, missing=missing))
 
         title = 'Appendix: every study'
-        fig = slide('', runs)
+        fig = style.figure(runs, title='')
         fig.text(0.5, 0.6, title, fontsize=36, fontweight='bold', ha='center')
         fig.text(0.5, 0.45, f"{len(runs)} runs, {len(studies)} studies, one slide each" if runs else 'no logs yet',
                  fontsize=22, ha='center')
         page(fig, title)
 
-        fig = slide('Setup', runs)
-        bullets(fig, setup_lines(runs) if runs else [f"no logs under {runs_dir}"])
+        fig = style.figure(runs, title='Setup')
+        bullets(fig, analysis.setup_lines(runs) if runs else [f"no logs under {runs_dir}"])
         page(fig, 'Setup')
 
         findings, missing = [], []
         for name in expected_studies() + sorted({os.path.basename(s) for s in studies} - set(expected_studies())):
             keys = [s for s in studies if os.path.basename(s) == name]
             if not keys:
-                fig = slide(common.title(name))
+                fig = style.figure(title=analysis.title(name))
                 fig.text(0.5, 0.55, 'not run yet', fontsize=40, ha='center', color='0.5')
                 fig.text(0.5, 0.4, f"python exps/{name}.py configs/cpu10.py --seeds=0,1,2", fontsize=18,
                          ha='center', family='monospace')
-                page(fig, common.title(name), 'not run yet', missing=True)
-                missing.append(common.title(name))
+                page(fig, analysis.title(name), 'not run yet', missing=True)
+                missing.append(analysis.title(name))
             for key in keys:
                 variants = studies[key]
                 group = [r for g in variants.values() for r in g]
-                title = common.title(key) + (f" ({os.path.dirname(key)})" if os.path.dirname(key) else '')
-                text = (name == 'data_scaling' and ablation.scaling_finding(variants)) or common.finding(variants)
-                fig = slide(title, group, text)
+                title = analysis.title(key) + (f" ({os.path.dirname(key)})" if os.path.dirname(key) else '')
+                text = (name == 'data_scaling' and analysis.scaling_finding(variants)) or analysis.finding(variants)
+                fig = style.figure(group, title=title, finding=text)
                 if name == 'baseline':
                     curves.draw(fig, variants, colour)
-                elif not (name == 'data_scaling' and ablation.draw_scaling(fig, variants, colour)):
-                    ablation.draw(fig, variants, colour)
+                else:
+                    ablation.draw_study(fig, key, variants, colour)
                 page(fig, title, text)
                 findings.append(f"{title}: {text}")
 
-        for name, make, say in (
-                ('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), pca_finding),
-                ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f), attention_finding)):
-            found = {}
-            try:
-                paths = make(found)
-            except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
-                paths, found = [], {'error': f"{type(e).__name__}: {e}"}
-            text = say(found) if paths else found.get('error', 'missing: no finished run with a checkpoint under ' + runs_dir)
-            fig = slide(name, None, text)
-            if paths:
-                image(fig, paths[0] if 'PCA' in name else next(p for p in paths if p.endswith('attention_distance.png')))
+        for name, png, text in checkpoint_figures(runs_dir, tmp):
+            fig = style.figure(title=name, finding=text)
+            if png:
+                image(fig, [png])
+                findings.append(f"{name}: {text}")
             else:
                 fig.text(0.5, 0.5, 'missing: needs checkpoints', fontsize=36, ha='center', color='0.5')
-            page(fig, name, text, missing=not paths)
-            if paths:
-                findings.append(f"{name}: {text}")
+            page(fig, name, text, missing=not png)
 
         lines = findings + ([f"Not run yet: {', '.join(missing)}"] if missing else []) or ['no study has run yet']
         parts = [lines[i:i + PER_SLIDE] for i in range(0, len(lines), PER_SLIDE)]
         for i, part in enumerate(parts):  # more than PER_SLIDE bullets would shrink below a readable size
             title = 'Conclusions' + (f" ({i + 1}/{len(parts)})" if len(parts) > 1 else '')
-            fig = slide(title, runs)
+            fig = style.figure(runs, title=title)
             bullets(fig, part)
             page(fig, title, '\n'.join(part))
     return pages
@@ -192,75 +157,13 @@ BODY_PT, CLAIM_PT, MAX_WORDS = 20, 22, 40
 GOOD, BAD, NEUTRAL, PENDING = '#1a7f37', '#c0392b', '0.45', '0.55'
 
 
-def length(runs):
-    """Which length a number comes from, in words: '2-min screen', '300 steps', '50 epochs', '10 GPU epochs'."""
-    def one(r):
-        c, gpu = r['config'], 'cuda' in str(r['env'].get('device'))
-        if c.get('time_limit'):
-            return f"{c['time_limit']:g}-min {'GPU ' if gpu else ''}screen"
-        return f"{c['max_steps']} steps" if c.get('max_steps') else f"{c['epochs']} {'GPU ' if gpu else ''}epochs"
-    return common.tally((one(r) for r in runs), sep=' / ')
-
-
-def evidence(studies, refs):
-    """The first ref (study, a, b) whose variants a and b have done runs on a shared seed: the paired test
-    accuracy differences a - b (points, by seed), their mean and std, the seeds and the length; None if none."""
-    for study, a, b in refs:
-        variants = studies.get(study, {})
-        pairs = common.paired(variants[a], variants[b], 'test_acc') if a in variants and b in variants else []
-        if pairs:
-            d = 100 * np.array([x - y for x, y in pairs])
-            return dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
-                        length=length(variants[a] + variants[b]), runs=variants[a] + variants[b])
-    return None
-
-
-def verdict(ev, same=False):
-    """(state, why) of a claim 'a > b' (same: 'a and b do not differ') against its evidence: 'supported',
-    'pending' (no finished runs yet) or 'flagged' with the reason."""
-    if ev is None:
-        return 'pending', 'no finished runs yet'
-    d = ev['diffs']
-    if len(d) < 2:
-        return 'flagged', 'one seed: no spread to compare with'
-    clear = (d > 0).all() and ev['mean'] > ev['std'] or (d < 0).all() and -ev['mean'] > ev['std']
-    if same:
-        return ('flagged', 'a clear difference now') if clear else ('supported', '')
-    if ev['mean'] <= 0:
-        return 'flagged', 'sign flipped'
-    return ('supported', '') if clear else ('flagged', 'within the seed spread')
-
-
-def check_claims(studies):
-    """{claim id: dict(claim, evidence, state, why)} for every claim of talk.py; prints a warning for each
-    flagged claim and a note for each pending one."""
-    out = {}
-    for key, c in talk.CLAIMS.items():
-        ev = evidence(studies, c['refs'])
-        state, why = verdict(ev, c.get('same', False))
-        out[key] = dict(c, id=key, evidence=ev, state=state, why=why)
-        if state == 'flagged':
-            print(f"warning: claim '{key}' ({c['says']}) is not supported by the current logs: {why} "
-                  f"({ev['study']}: {ev['a']} - {ev['b']} = {', '.join(f'{x:+.1f}' for x in ev['diffs'])} points)")
-        elif state == 'pending':
-            print(f"pending: claim '{key}' ({c['says']}): no finished runs in {', '.join(r[0] for r in c['refs'])}")
-    return out
-
-
-def numbers(ev):
-    """'+5.9 / +3.2 (2-min screen)': test-accuracy points, per seed up to 3 seeds, else mean ± std."""
-    d = ev['diffs']
-    gap = ' / '.join(f"{x:+.1f}" for x in d) if len(d) <= 3 else f"{ev['mean']:+.1f} ± {ev['std']:.1f} ({len(d)} seeds)"
-    return f"{gap} ({ev['length']})"
-
-
 def claim_lines(c, hypothesis=True):
     """[(text, size, style)] of one claim: what it says and its numbers, its hypothesis, and a mark when the
     logs no longer support it or have not run yet."""
     if c['state'] == 'pending':
         head = (f"{c['says']}: pending", CLAIM_PT, dict(color=PENDING, fontweight='bold'))
     else:
-        head = (f"{c['says']}: {numbers(c['evidence'])}", CLAIM_PT,
+        head = (f"{c['says']}: {analysis.claim_numbers(c['evidence'])}", CLAIM_PT,
                 dict(color=BAD if c['state'] == 'flagged' else 'black', fontweight='bold'))
     rows = [head]
     if c['state'] == 'flagged':
@@ -275,20 +178,20 @@ def write(fig, rows, top=0.82, left=0.05, gap=0.02):
     below the last."""
     renderer = fig.canvas.get_renderer()
     y = top
-    for text, size, style in rows:
+    for text, size, kw in rows:
         width = len(text)
-        t = fig.text(left, y, text, fontsize=size, va='top', linespacing=1.3, **style)
+        t = fig.text(left, y, text, fontsize=size, va='top', linespacing=1.3, **kw)
         while t.get_window_extent(renderer).x1 > 0.97 * fig.bbox.x1 and width > 10:
             width -= 2
             t.set_text('\n'.join(textwrap.wrap(text, width)))
-        y -= (t.get_text().count('\n') + 1) * 1.3 * size / (72 * common.FIGSIZE[1]) + gap
+        y -= (t.get_text().count('\n') + 1) * 1.3 * size / (72 * FIGSIZE[1]) + gap
     return y
 
 
 def under_chart(fig, rows):
     """Lines of (text, size, style) just above the footer; the slide's drawing ends above them."""
     rect = fig.get_layout_engine().get()['rect']
-    top = rect[1] + sum(1.3 * size / (72 * common.FIGSIZE[1]) + 0.012 for _, size, _ in rows) + 0.01
+    top = rect[1] + sum(1.3 * size / (72 * FIGSIZE[1]) + 0.012 for _, size, _ in rows) + 0.01
     write(fig, rows, top=top, gap=0.012)
     fig.get_layout_engine().set(rect=(rect[0], top + 0.02, rect[2], rect[1] + rect[3] - top - 0.02))
 
@@ -297,11 +200,11 @@ def footer(runs, extra=''):
     """The talk's footer: dataset, lengths, seeds and machine of the runs on the slide."""
     if not runs:
         return extra or 'no logs yet'
-    seeds = [len(g) for vs in common.by_study(runs).values() for g in vs.values()]
-    machines = ' / '.join(sorted({common.machine(r) for r in runs}))
-    lengths = ' / '.join(sorted({length([r]) for r in runs}, key=common.natural_key))
-    return (f"{' / '.join(sorted({common.dataset(r['config']) for r in runs}))} | {lengths} | "
-            f"{common.n_seeds(seeds)} per variant | {machines}" + (f" | {extra}" if extra else ''))
+    seeds = [len(g) for vs in analysis.by_study(runs).values() for g in vs.values()]
+    machines = ' / '.join(sorted({analysis.machine(r) for r in runs}))
+    lengths = ' / '.join(sorted({analysis.length([r]) for r in runs}, key=analysis.natural_key))
+    return (f"{' / '.join(sorted({analysis.dataset(r['config']) for r in runs}))} | {lengths} | "
+            f"{analysis.n_seeds(seeds)} per variant | {machines}" + (f" | {extra}" if extra else ''))
 
 
 def runs_of(studies, refs):
@@ -313,8 +216,8 @@ def effect_chart(fig, studies):
     the long length (filled) and in the short runs (hollow), with the std of the differences over seeds."""
     rows = []
     for words, refs in talk.TECHNIQUES:
-        short = evidence(studies, refs[-1:])
-        long = evidence(studies, refs[:-1]) if len(refs) > 1 else None
+        short = analysis.evidence(studies, refs[-1:])
+        long = analysis.evidence(studies, refs[:-1]) if len(refs) > 1 else None
         if short or long:
             rows.append((words, long, short))
     rows.sort(key=lambda r: (r[1] or r[2])['mean'])
@@ -325,7 +228,7 @@ def effect_chart(fig, studies):
         for ev, filled, dy in ((long, True, 0.18), (short, False, -0.18 if long else 0)):
             if ev is None:
                 continue
-            state = verdict(dict(ev, diffs=np.sign(ev['mean']) * ev['diffs'], mean=abs(ev['mean'])))[0]
+            state = analysis.verdict(dict(ev, diffs=np.sign(ev['mean']) * ev['diffs'], mean=abs(ev['mean'])))[0]
             colour = NEUTRAL if state != 'supported' else GOOD if ev['mean'] > 0 else BAD
             marker = shapes.setdefault(ev['length'], ('o', filled) if filled else ('DsvP'[len(shapes) % 4], filled))[0]
             ax.errorbar(ev['mean'], i + dy, xerr=ev['std'] if len(ev['diffs']) > 1 else None, fmt=marker, ms=11,
@@ -348,7 +251,7 @@ def architecture_chart(fig, studies, colour):
     for (study, name, marker), c in zip(((f'{talk.SCREEN}/patch_size', 'patch size', 's'),
                                          (f'{talk.SCREEN}/model_size', 'width x depth', 'o'),
                                          (f'{talk.SCREEN}/heads', 'heads', '^')), ('tab:blue', 'tab:orange', 'tab:green')):
-        rows = {v: common.summary(g) for v, g in studies.get(study, {}).items()}
+        rows = {v: analysis.summary(g) for v, g in studies.get(study, {}).items()}
         rows = {v: r for v, r in rows.items() if r['done']}
         if not rows:
             continue
@@ -358,8 +261,7 @@ def architecture_chart(fig, studies, colour):
             for v, r in rows.items():
                 ax.annotate(f"patch {studies[study][v][0]['config']['patch_size']}", (r['img_s'], 100 * r['acc']),
                             xytext=(0, 14), textcoords='offset points', ha='center', fontsize=BODY_PT, color=c)
-    chance = 10
-    ax.axhline(chance, color='0.4', ls='--', lw=1.5, label='chance')
+    ax.axhline(10, color='0.4', ls='--', lw=1.5, label='chance')
     ax.set_xscale('log')
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(0, 75)
@@ -410,7 +312,7 @@ def draw_curves(fig, groups):
 
 def bars(ax, names, groups, colours):
     """Mean test accuracy bars from zero with the std over seeds (>= 2 seeds), the value on each bar."""
-    rows = [common.summary(g) if g else None for g in groups]
+    rows = [analysis.summary(g) if g else None for g in groups]
     acc = [100 * r['acc'] if r and r['done'] else 0 for r in rows]
     ax.bar(range(len(names)), acc, color=colours)
     for i, r in enumerate(rows):
@@ -426,7 +328,7 @@ def bars(ax, names, groups, colours):
 
 def problems(fig):
     """What breaks the slide-grade rules on a drawn slide: a text outside the page, two texts overlapping,
-    body text under 18 pt (the footer, gid 'footer', may be common.FOOTER_PT; the title is TITLE_PT), more than
+    body text under 18 pt (the footer, gid 'footer', may be FOOTER_PT; the title is TITLE_PT), more than
     MAX_WORDS words (every text but the footer and the tick labels; a token without a letter is no word)."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -448,7 +350,7 @@ def problems(fig):
         name = repr(t.get_text()[:40])
         if b.x0 < page.x0 - 1 or b.y0 < page.y0 - 1 or b.x1 > page.x1 + 1 or b.y1 > page.y1 + 1:
             out.append(f"outside the page: {name}")
-        floor = common.FOOTER_PT if t.get_gid() == 'footer' else 18
+        floor = FOOTER_PT if t.get_gid() == 'footer' else 18
         if t.get_fontsize() < floor:
             out.append(f"{t.get_fontsize():g} pt < {floor} pt: {name}")
         if t.get_gid() != 'footer' and t not in ticks:
@@ -465,10 +367,10 @@ def problems(fig):
 def build_talk(runs_dir, out, ckpts=None, png_dir=None):
     """Writes the talk (12-15 slides) to out (and each slide as a PNG into png_dir, if given); returns
     [{'title', 'claims', 'problems'}] in page order."""
-    runs = common.load_runs(runs_dir)
-    studies = common.by_study(runs)
-    claims = check_claims(studies)
-    colour = common.colours(runs)
+    runs = analysis.load_runs(runs_dir)
+    studies = analysis.by_study(runs)
+    claims = analysis.check_claims(studies, talk.CLAIMS)
+    colour = style.colours(runs)
     pages = []
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with PdfPages(out, metadata={"CreationDate": None}) as pdf, tempfile.TemporaryDirectory() as tmp, plt.rc_context({
@@ -476,23 +378,25 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             'ytick.labelsize': 18, 'legend.fontsize': 18, 'legend.title_fontsize': 18}):
         def page(title, used=(), extra='', shows=()):
             extra = extra or ('claims: test-accuracy difference in points, paired by seed' if shows else '')
-            fig = slide(title, footer=footer(list(used), extra))
-            fig.text(0.99, 0.008, str(len(pages) + 1), ha='right', va='bottom', fontsize=common.FOOTER_PT,
+            fig = style.figure(footer=footer(list(used), extra), title=title)
+            fig.text(0.99, 0.008, str(len(pages) + 1), ha='right', va='bottom', fontsize=FOOTER_PT,
                      color='0.3', gid='footer')
             pages.append(dict(title=title, claims=[claims[k] for k in shows], fig=fig))
             return fig
 
+        def runs_behind(keys):  # the runs the claims' numbers come from
+            return [r for k in keys if claims[k]['evidence'] for r in claims[k]['evidence']['runs']]
+
         # 1. title
-        evidence_runs = [r for c in claims.values() if c['evidence'] for r in c['evidence']['runs']]
-        fig = page('', evidence_runs)
+        fig = page('', runs_behind(claims))
         fig.text(0.5, 0.64, 'Vision Transformers on small data', fontsize=40, fontweight='bold', ha='center')
         fig.text(0.5, 0.52, 'What helps, what does not, and why', fontsize=28, ha='center')
-        machines = sorted({common.machine(r) for r in runs})
+        machines = sorted({analysis.machine(r) for r in runs})
         fig.text(0.5, 0.36, f"{len(runs)} runs on CIFAR-10 | {' | '.join(machines)}", fontsize=BODY_PT,
                  ha='center', color='0.3')
 
         # 2. the question and the setup
-        base = [r for r in studies.get(f'{talk.SCREEN}/baseline', {}).get('vit', [])]
+        base = studies.get(f'{talk.SCREEN}/baseline', {}).get('vit', [])
         fig = page('The question and the setup', base)
         rows = [(talk.QUESTION, 26, dict(fontweight='bold'))]
         if base:
@@ -527,8 +431,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
 
         # 6-7. what helped / what did not, with hypotheses
         for title, keys in (('What helped', talk.HELPED), ('What did not help', talk.NOT_HELPED)):
-            used = [r for k in keys if claims[k]['evidence'] for r in claims[k]['evidence']['runs']]
-            fig = page(title, used, shows=keys)
+            fig = page(title, runs_behind(keys), shows=keys)
             write(fig, [row for k in keys for row in claim_lines(claims[k])], gap=0.025)
 
         # 8. ResNet vs ViT: accuracy at each length
@@ -540,13 +443,13 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         for ax, (study, vit, resnet) in zip(axes, pairs):
             groups = [studies.get(study, {}).get(v, []) for v in (vit, resnet)]
             bars(ax, ['ViT', 'ResNet-18'], groups, ['tab:blue', 'tab:red'])
-            ax.set_title(length([r for g in groups for r in g]) if any(groups) else '50 epochs')
+            ax.set_title(analysis.length([r for g in groups for r in g]) if any(groups) else '50 epochs')
         for ax in axes[1:]:
             ax.set_ylabel('')
         under_chart(fig, claim_lines(claims['resnet_equal']))
 
         # 9. data scaling
-        study = f'{talk.LONG}' if any(v.endswith('pct') for v in studies.get(talk.LONG, {})) else f'{talk.SCREEN}/data_scaling'
+        study = talk.LONG if any(v.endswith('pct') for v in studies.get(talk.LONG, {})) else f'{talk.SCREEN}/data_scaling'
         variants = studies.get(study, {})
         if study == talk.LONG:
             variants = {v: g for v, g in variants.items() if v.endswith('pct') or v in ('cpu10', 'resnet18')}
@@ -554,7 +457,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         if variants:
             ax = fig.subplots()
             sizes = set()
-            for model, pts in ablation.scaling_points(variants).items():
+            for model, pts in analysis.scaling_points(variants).items():
                 n = [p[0] for p in pts]
                 sizes |= set(n)
                 ax.errorbar(n, [100 * p[1]['acc'] for p in pts], yerr=[100 * p[1]['std'] for p in pts], marker='o', ms=10,
@@ -572,16 +475,9 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
 
         # 10. features and attention (needs checkpoints)
         fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')
-        found, paths = {}, []
-        try:
-            paths = pca.main(ckpts or runs_dir, tmp, n=500, found=found) + attention.main(ckpts or runs_dir, tmp)
-        except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
-            print(f"talk: PCA/attention: {type(e).__name__}: {e}")
-        shown = [p for p in paths if p.endswith(('pca_features.png', 'attention_distance.png'))]
+        shown = [png for _, png, _ in checkpoint_figures(ckpts or runs_dir, tmp) if png]
         if shown:
-            for ax, p in zip(fig.subplots(1, len(shown), squeeze=False)[0], shown):
-                ax.imshow(plt.imread(p))
-                ax.axis('off')
+            image(fig, shown)
         else:
             write(fig, [('Needs the converged checkpoints:', 26, dict(color=PENDING)),
                         ('python plots/slides.py --ckpts=runs', BODY_PT, dict(family='monospace')),
@@ -597,7 +493,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
 
         # 12. conclusions
         keys = [k for _, ks in talk.CONCLUSIONS for k in ks]
-        fig = page('Conclusions', [r for k in keys if claims[k]['evidence'] for r in claims[k]['evidence']['runs']], shows=keys)
+        fig = page('Conclusions', runs_behind(keys), shows=keys)
         rows = []
         for text, keys in talk.CONCLUSIONS:
             states = {claims[k]['state'] for k in keys}
@@ -621,9 +517,6 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
     return pages
 
 
-main = appendix  # the per-study deck under its older name
-
-
 def pca_finding(found):
     """'class separation of pooled test features: ResNet 0.42 vs ViT 0.18 (between-class share of variance)'"""
     parts = [f"{k} {v['separation']:.2f}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]['separation'])]
@@ -640,12 +533,9 @@ def attention_finding(found):
 
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--runs', default=os.path.join(common.ROOT, 'results'), help='folder of logs (results/ or runs/)')
-    p.add_argument('--out', default=os.path.join(common.ROOT, 'results'), help='where talk.pdf and appendix.pdf go')
-    p.add_argument('--ckpts', default=None, help='a runs folder with checkpoints for the PCA and attention slide')
-    p.add_argument('--png', default=None, help='also write each talk slide as a PNG into this folder')
-    a = p.parse_args()
+    a = style.parse_args(__doc__, runs=os.path.join(analysis.ROOT, 'results'), out=os.path.join(analysis.ROOT, 'results'),
+                         ckpts=(None, 'a runs folder with checkpoints for the PCA and attention slide'),
+                         png=(None, 'also write each talk slide as a PNG into this folder'))
     pages = build_talk(a.runs, os.path.join(a.out, 'talk.pdf'), a.ckpts, a.png)
     print(f"{os.path.join(a.out, 'talk.pdf')}: {len(pages)} slides, "
           f"{sum(bool(p['problems']) for p in pages)} with layout problems, "

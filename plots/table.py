@@ -11,7 +11,8 @@ rewrites those blocks from the logs in the README's own folder, so its numbers a
 import os
 import re
 
-import common
+import style  # first: it puts the repo root (analysis.py) on the path
+import analysis
 
 COLUMNS = ['variant', 'seeds done', 'steps', 'val acc (%)', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
 
@@ -19,7 +20,7 @@ COLUMNS = ['variant', 'seeds done', 'steps', 'val acc (%)', 'test acc (%)', 'par
 def rows(variants):
     out = []
     for v, group in variants.items():
-        s = common.summary(group)
+        s = analysis.summary(group)
         pm = lambda m, sd: f"{100 * m:.2f} ± {100 * sd:.2f}" if s['done'] > 1 else f"{100 * m:.2f}" if s['done'] else '-'
         done = f"{s['done']}/{s['n']}" + (f" ({s['diverged']} diverged)" if s['diverged'] else '')
         out.append([v, done, f"{s['steps']:.0f}" if s['done'] else '-', pm(s['val'], s['val_std']), pm(s['acc'], s['std']), f"{s['params'] / 1e6:.2f}",
@@ -29,7 +30,7 @@ def rows(variants):
 
 def caption(study, variants):
     """'Patch size: CIFAR-10 | 3 min per run | 1 seed per variant | AMD EPYC, 2 cores'"""
-    return f"{common.title(study)}: {common.context([r for g in variants.values() for r in g])}"
+    return f"{analysis.title(study)}: {analysis.context([r for g in variants.values() for r in g])}"
 
 
 def markdown(study, variants):
@@ -49,10 +50,10 @@ def main(runs_dir, out_dir):
     """Writes out_dir/<study>.md and .tex; returns {study: markdown}."""
     os.makedirs(out_dir, exist_ok=True)
     tables = {}
-    for study, variants in common.by_study(common.load_runs(runs_dir)).items():
+    for study, variants in analysis.by_study(analysis.load_runs(runs_dir)).items():
         tables[study] = markdown(study, variants)
         for ext, text in (('md', tables[study]), ('tex', latex(study, variants))):
-            with open(os.path.join(out_dir, f"{common.slug(study)}.{ext}"), 'w') as f:
+            with open(os.path.join(out_dir, f"{analysis.slug(study)}.{ext}"), 'w') as f:
                 f.write(text)
     return tables
 
@@ -62,7 +63,7 @@ BLOCK = re.compile(r"(<!-- table: (\S+) -->\n).*?(<!-- end table -->)", re.S)
 
 def fill_readme(path):
     """The README's text with every marked table block made from the logs beside it (and its studies' names)."""
-    studies = common.by_study(common.load_runs(os.path.dirname(os.path.abspath(path))))
+    studies = analysis.by_study(analysis.load_runs(os.path.dirname(os.path.abspath(path))))
     text = open(path).read()
     missing = [m[2] for m in BLOCK.finditer(text) if m[2] not in studies]
     if missing:
@@ -71,12 +72,8 @@ def fill_readme(path):
 
 
 if __name__ == '__main__':
-    import argparse
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--runs', default='runs')
-    p.add_argument('--out', default='report/tables')
-    p.add_argument('--readme', default='', help='a results README whose marked tables are rewritten from its logs')
-    args = p.parse_args()
+    args = style.parse_args(__doc__, out='report/tables',
+                            readme=('', 'a results README whose marked tables are rewritten from its logs'))
     if args.readme:
         text = fill_readme(args.readme)
         with open(args.readme, 'w') as f:

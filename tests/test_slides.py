@@ -18,8 +18,10 @@ from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, 'plots'))
 import ablation  # noqa: E402
-import common  # noqa: E402
+import analysis  # noqa: E402
 import slides  # noqa: E402
+import style  # noqa: E402
+import talk  # noqa: E402
 
 # (study, variant, {flag: value}, [(val acc, test acc) per seed]); model/flags as the study scripts set them
 FAKE = [('patch_size', 'patch2', dict(patch_size=2), [(0.50, 0.49), (0.54, 0.52)]),
@@ -101,20 +103,20 @@ def test_conclusions_split_over_slides(logs, tmp_path):
 
 
 def test_titles_in_words():
-    assert common.title('cpu_2min/heads') == common.TITLES['heads']  # the budget folder above is said elsewhere
-    assert common.title('gpu_h200/equal_epochs') == 'Equal epochs'  # a folder no study names: its name in words
+    assert analysis.title('cpu_2min/heads') == analysis.TITLES['heads']  # the budget folder above is said elsewhere
+    assert analysis.title('gpu_h200/equal_epochs') == 'Equal epochs'  # a folder no study names: its name in words
 
 
 def test_setup_lines_read_the_logs(logs):
-    text = '\n'.join(slides.setup_lines(common.load_runs(logs)))
+    text = '\n'.join(analysis.setup_lines(analysis.load_runs(logs)))
     assert 'patch 4, width 192, depth 6, 3 heads' in text and '45,000 train / 5,000 val / 10,000 test' in text
     assert 'configs/cpu10.py (0123abcd)' in text and 'Test CPU, 2 cores' in text and '30 epochs per run' in text
 
 
 def test_bars_from_zero_error_bars_only_from_two_seeds(logs):
-    studies = common.by_study(common.load_runs(logs))
+    studies = analysis.by_study(analysis.load_runs(logs))
     assert set(studies) == {'patch_size', 'resnet', 'data_scaling'}
-    colour = common.colours([r for vs in studies.values() for g in vs.values() for r in g])
+    colour = style.colours([r for vs in studies.values() for g in vs.values() for r in g])
     fig = plt.figure()
     ax, ax2 = ablation.draw(fig, studies['patch_size'], colour)
     assert ax.get_ylim()[0] == 0 and ax.get_xlabel() == 'patch size (pixels)' and ax.get_ylabel() == 'test accuracy (%)'
@@ -135,11 +137,11 @@ def test_bars_from_zero_error_bars_only_from_two_seeds(logs):
 
 def test_cost_panel_uses_speed_when_flops_are_alike(logs):
     """Variants of equal FLOPs (heads, ffn, optimizer) would stack on one x: the cost axis is then img/s."""
-    variants = common.by_study(common.load_runs(logs))['patch_size']
+    variants = analysis.by_study(analysis.load_runs(logs))['patch_size']
     for v, rate in (('patch2', 50.0), ('patch8', 800.0)):
         for r in variants[v]:
             r['history'] = [dict(h, img_per_s=rate) for h in r['history']]
-    colour = common.colours([r for g in variants.values() for r in g])
+    colour = style.colours([r for g in variants.values() for r in g])
     _, ax2 = ablation.draw(plt.figure(), variants, colour)
     assert ax2.get_xlabel() == 'training images per second (log)' and ax2.get_xscale() == 'log'
     assert sorted(c.lines[0].get_xdata()[0] for c in ax2.containers) == [50.0, 800.0]
@@ -156,14 +158,14 @@ def test_cost_panel_uses_speed_when_flops_are_alike(logs):
 
 
 def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
-    runs = [r for r in common.load_runs(logs) if r['study'] == 'patch_size']
-    assert common.context(runs) == 'CIFAR-10 | recipe cpu10.py, 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
+    runs = [r for r in analysis.load_runs(logs) if r['study'] == 'patch_size']
+    assert analysis.context(runs) == 'CIFAR-10 | recipe cpu10.py, 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
     for r in runs:
         r['recipe'] = []  # flags only: no recipe in the line
-    assert common.context(runs) == 'CIFAR-10 | 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
+    assert analysis.context(runs) == 'CIFAR-10 | 30 epochs per run | 2 seeds per variant | Test CPU, 2 cores'
     runs[0]['config'] = dict(runs[0]['config'], time_limit=2.0)  # one odd run is counted, not read as the rule
     n = len(runs)
-    assert common.context(runs) == (f'CIFAR-10 | 30 epochs per run ({n - 1} runs) / 2 min per run (1 run) | '
+    assert analysis.context(runs) == (f'CIFAR-10 | 30 epochs per run ({n - 1} runs) / 2 min per run (1 run) | '
                                     '2 seeds per variant | Test CPU, 2 cores')
     paths = ablation.main(logs, str(tmp_path / 'fig'))
     assert {os.path.basename(p) for p in paths} >= {'ablation_patch_size.png', 'ablation_patch_size.pdf'}
@@ -212,8 +214,8 @@ def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
         (tmp_path / name / 'ckpt_best.pt').write_bytes(b'')
         runs.append(dict(status='done', config=dict(model='vit'), dir=str(tmp_path / name),
                          final=dict(best_val_acc=val, test_acc=test)))
-    assert common.best_checkpoint(runs, vit=True) == str(tmp_path / 'a' / 'ckpt_best.pt')
-    assert common.best_checkpoint(runs, vit=False) is None
+    assert analysis.best_checkpoint(runs, vit=True) == str(tmp_path / 'a' / 'ckpt_best.pt')
+    assert analysis.best_checkpoint(runs, vit=False) is None
 
 
 def test_finding_pairs_seeds_when_the_spreads_overlap():
@@ -221,11 +223,11 @@ def test_finding_pairs_seeds_when_the_spreads_overlap():
     def study(best_vals, base_vals):
         return {'baseline': [fake_log('baseline', {}, s, v, v) for s, v in enumerate(base_vals)],
                 'best': [fake_log('best', dict(lr=2e-3), s, v, v) for s, v in enumerate(best_vals)]}
-    consistent = common.finding(study([0.58, 0.59, 0.62], [0.56, 0.565, 0.595]))
+    consistent = analysis.finding(study([0.58, 0.59, 0.62], [0.56, 0.565, 0.595]))
     assert consistent.endswith('; higher on each of the 3 seeds both ran'), consistent
-    mixed = common.finding(study([0.60, 0.55, 0.62], [0.56, 0.565, 0.595]))
+    mixed = analysis.finding(study([0.60, 0.55, 0.62], [0.56, 0.565, 0.595]))
     assert mixed.endswith('; the gap is within the seed spread'), mixed
-    assert common.paired(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
+    assert analysis.paired(study([0.6], [0.5, 0.4])['best'], study([0.6], [0.5, 0.4])['baseline']) == [(0.6, 0.5)]
 
 
 def test_finding_ranks_only_the_studys_budget():
@@ -234,10 +236,10 @@ def test_finding_ranks_only_the_studys_budget():
     variants = {'teacher': [fake_log('teacher', ten, 0, 0.66, 0.66)],
                 'vit': [fake_log('vit', two, s, v, v) for s, v in enumerate([0.58, 0.57])],
                 'soft': [fake_log('soft', dict(two, distill='soft'), s, v, v) for s, v in enumerate([0.44, 0.42])]}
-    text = common.finding(variants)
+    text = analysis.finding(variants)
     assert text.startswith('vit is best on val: 57.5') and 'for soft' in text, text
     assert text.endswith('; teacher (10 min per run) not ranked'), text
-    alone = common.finding({'teacher': variants['teacher']})  # one budget: nothing set aside
+    alone = analysis.finding({'teacher': variants['teacher']})  # one budget: nothing set aside
     assert 'not ranked' not in alone and alone.startswith('teacher: val 66.0%'), alone
 
 
@@ -283,7 +285,7 @@ def test_committed_talk_is_slide_grade():
 
 
 def test_slide_check_finds_each_problem():
-    fig = common.figure(footer='CIFAR-10 | 2-min screen')
+    fig = style.figure(footer='CIFAR-10 | 2-min screen')
     fig.text(0.5, 0.5, 'one two three', fontsize=20)
     assert slides.problems(fig) == []
     fig.text(0.52, 0.5, 'on top', fontsize=20)             # overlaps the first
@@ -300,8 +302,8 @@ def test_slide_check_finds_each_problem():
 def test_claims_checked_against_the_logs(tmp_path):
     """A claim 'A > B' is read from the long tier when its logs exist, else from the screen; it is flagged when
     the sign flipped or the difference is inside the seed spread, and the slide says so."""
-    studies = common.by_study(common.load_runs(write_logs(tmp_path / 'r1', SCREEN)))
-    claims = slides.check_claims(studies)
+    studies = analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r1', SCREEN)))
+    claims = analysis.check_claims(studies, talk.CLAIMS)
     stem = claims['stem']
     assert stem['state'] == 'supported' and stem['evidence']['study'] == 'cpu_2min/patch_embed'
     assert np.allclose(stem['evidence']['diffs'], [6.0, 3.0]) and stem['evidence']['length'] == '2-min screen'
@@ -312,22 +314,23 @@ def test_claims_checked_against_the_logs(tmp_path):
     # the long tier arrives and the sign flips: the long numbers win, and the claim is flagged
     flipped = SCREEN + [('cpu_long/long', 'cpu10', {}, [(0.70, 0.70), (0.71, 0.71)]),
                         ('cpu_long/long', 'linear', dict(patch_embed='linear'), [(0.72, 0.72), (0.73, 0.73)])]
-    claims = slides.check_claims(common.by_study(common.load_runs(write_logs(tmp_path / 'r2', flipped))))
+    claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r2', flipped))),
+                                   talk.CLAIMS)
     stem = claims['stem']
     assert stem['evidence']['study'] == 'cpu_long/long' and stem['evidence']['length'] == '30 epochs'
     assert (stem['state'], stem['why']) == ('flagged', 'sign flipped')
     assert any('not supported by the current logs (sign flipped)' in t for t, _, _ in slides.claim_lines(stem))
     # inside the spread: one seed disagrees
     mixed = SCREEN[:1] + [('cpu_2min/patch_embed', 'linear', dict(time_limit=2.0), [(0.50, 0.50), (0.56, 0.57)])]
-    claims = slides.check_claims(common.by_study(common.load_runs(write_logs(tmp_path / 'r3', mixed))))
+    claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r3', mixed))),
+                                   talk.CLAIMS)
     assert (claims['stem']['state'], claims['stem']['why']) == ('flagged', 'within the seed spread')
     # a 'no difference' claim with a clear difference, and a single seed
-    assert slides.verdict(dict(diffs=np.array([3.0, 4.0]), mean=3.5, std=0.7), same=True) == ('flagged', 'a clear difference now')
-    assert slides.verdict(dict(diffs=np.array([3.0]), mean=3.0, std=np.nan))[0] == 'flagged'
+    assert analysis.verdict(dict(diffs=np.array([3.0, 4.0]), mean=3.5, std=0.7), same=True) == ('flagged', 'a clear difference now')
+    assert analysis.verdict(dict(diffs=np.array([3.0]), mean=3.0, std=np.nan))[0] == 'flagged'
 
 
 def test_every_claim_names_known_studies_and_a_hypothesis():
-    import talk
     for key, c in talk.CLAIMS.items():
         assert c['says'] and c['hypothesis'] and c['refs'], key
         for study, a, b in c['refs']:

@@ -24,14 +24,15 @@ import configurator
 import vit
 
 EXPS, PLOTS = os.path.join(ROOT, 'exps'), os.path.join(ROOT, 'plots')
-sys.path.insert(0, PLOTS)  # the plot scripts import their own `common`
+sys.path.insert(0, PLOTS)
 import ablation  # noqa: E402
+import analysis  # noqa: E402
 import attention  # noqa: E402
-import common as plot_common  # noqa: E402
 import curves  # noqa: E402
 import pca  # noqa: E402
 import report  # noqa: E402
 import slides  # noqa: E402
+import style  # noqa: E402
 import table  # noqa: E402
 
 STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common.py
@@ -97,7 +98,7 @@ def test_smoke_studies_write_valid_logs(runs, recipe):
     assert soft['distill'] == 'soft' and soft['teacher'] == os.path.join(runs, 'distill', 'teacher_resnet18_s0', 'ckpt_best.pt')
     assert hard['distill'] == 'hard' and hard['dist_token'] is True
     assert json.load(open(os.path.join(runs, 'distill', 'order.json'))) == ['teacher_resnet18', 'vit', 'soft', 'hard']
-    assert list(plot_common.by_study(plot_common.load_runs(runs))['distill']) == ['teacher_resnet18', 'vit', 'soft', 'hard']
+    assert list(analysis.by_study(analysis.load_runs(runs))['distill']) == ['teacher_resnet18', 'vit', 'soft', 'hard']
 
 
 def test_rerun_skips_finished_runs(runs):
@@ -277,7 +278,7 @@ def test_report_runs_every_plot_and_links_only_existing_figures(runs, tmp_path):
 
 
 def test_slides_analysis_pages_from_checkpoints(runs, tmp_path):
-    pages = {p['title']: p for p in slides.main(runs, str(tmp_path / 'slides.pdf'))}
+    pages = {p['title']: p for p in slides.appendix(runs, str(tmp_path / 'slides.pdf'))}
     pca_page, attn_page = pages['PCA of features: ViT vs ResNet'], pages['Attention: how far each head looks']
     assert not pca_page['missing'] and not attn_page['missing'], (pca_page, attn_page)
     assert re.fullmatch(r'class separation of pooled test features: (ViT|ResNet) 0\.\d\d vs (ViT|ResNet) 0\.\d\d .*', pca_page['finding'])
@@ -293,14 +294,14 @@ def test_table_mean_and_std_over_seeds(runs, tmp_path):
 
 
 def test_colours_one_per_variant_across_studies(runs):
-    runs_ = plot_common.load_runs(runs)
-    colour = plot_common.colours(runs_)
+    runs_ = analysis.load_runs(runs)
+    colour = style.colours(runs_)
     assert len(set(colour.values())) == len(colour) == len({r['variant'] for r in runs_})  # 'vit' in both studies: one colour
 
 
 def test_analysis_images_are_a_mix_of_classes(runs):
     config = json.load(open(os.path.join(runs, 'baseline', 'vit_s0', 'log.json')))['config']
-    x, y, raw, classes = plot_common.test_images(config, 50)
+    x, y, raw, classes = analysis.test_images(config, 50)
     assert x.shape == (50, 3, 32, 32) and x.dtype == torch.float32 and raw.dtype == torch.uint8
     assert len(set(y.tolist())) >= 5 and len(classes) == 10  # not the first class only (sorted test sets)
 

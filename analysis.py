@@ -1,29 +1,25 @@
-"""Shared by the plot scripts: read the logs, one colour per variant, words for flag names, the budget /
-dataset / machine line every figure carries, slide style, save PNG + PDF."""
+"""Reading the logs: load them, group them by study and variant, mean ± std over seeds, seeds paired between
+variants, the flags a study sweeps, a computed finding per study, a claim's evidence and verdict, and the
+words for a run's budget, dataset, recipe and machine. No drawing: plots/ draws from it, exps/best.py picks
+its combination with it.
+
+    import analysis
+    studies = analysis.by_study(analysis.load_runs('results/cpu_2min'))   # {study: {variant: [logs]}}
+    analysis.summary(studies['patch_size']['patch4'])                     # mean ± std over seeds, cost
+    analysis.finding(studies['patch_size'])                               # one sentence
+"""
 import collections
 import glob
 import json
 import os
 import re
 import sys
-import textwrap
 
-import matplotlib
-matplotlib.use('Agg')  # files only, no display needed
-import matplotlib.pyplot as plt
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # the analysis plots load checkpoints through models.py
+ROOT = os.path.dirname(os.path.abspath(__file__))
 
-# 16:9 at 12.8 x 7.2 inches: at 100 dpi exactly 1280x720 with these font sizes (PNGs are saved at 150 dpi)
-FIGSIZE = (12.8, 7.2)
-plt.rcParams.update({'font.size': 16, 'axes.titlesize': 18, 'axes.labelsize': 16, 'legend.fontsize': 13,
-                     'xtick.labelsize': 14, 'ytick.labelsize': 14, 'lines.linewidth': 2.5, 'figure.titlesize': 22,
-                     'axes.spines.top': False, 'axes.spines.right': False})
-PALETTE = [plt.get_cmap('tab20')(i) for i in range(0, 20, 2)] + [plt.get_cmap('tab20')(i) for i in range(1, 20, 2)]
-
-# Words for the slides. TITLES also fixes the order of the deck (plots/slides.py); a study not named here
+# Words for the slides. TITLES also fixes the order of the appendix (plots/slides.py); a study not named here
 # keeps its folder name. WORDS: a flag's name on an axis; the part in brackets is dropped inside a sentence.
 TITLES = dict(baseline='Baseline ViT', recipe='Old defaults vs a plain training loop', patch_size='Patch size',
               model_size='Width x depth', heads='Number of heads',
@@ -68,20 +64,18 @@ def title(study):
     return TITLES.get(name, name.replace('_', ' ').capitalize())
 
 
-def variant_of(name):
-    """Run name 'patch4_s1' -> variant 'patch4' (the seeds of one variant share it)."""
-    return re.sub(r'_s\d+$', '', name)
-
-
 def natural_key(s):
     """'dim96' before 'dim192': digits compare as numbers."""
     return [float(t) if t.replace('.', '', 1).isdigit() else t for t in re.split(r'(\d+(?:\.\d+)?)', s)]
 
 
+# ---------------------------------------------------------------- loading and grouping
+
 def load_runs(runs_dir):
     """Every log under runs_dir: a run folder's log.json (runs/<study>/<name>/log.json) or a log kept as
     <study>/<name>.json (results/). Adds 'study' (the folder path above the run, relative to runs_dir:
-    'patch_size', or 'cpu_3min/patch_size' when reading results/), 'variant' and 'dir' (the run folder)."""
+    'patch_size', or 'cpu_3min/patch_size' when reading results/), 'variant' (the name without its '_s<seed>':
+    the seeds of one variant share it) and 'dir' (the run folder)."""
     runs = []
     for path in sorted(glob.glob(os.path.join(runs_dir, '**', '*.json'), recursive=True)):
         try:
@@ -93,7 +87,8 @@ def load_runs(runs_dir):
         if not (isinstance(log, dict) and {'name', 'status', 'config', 'history'} <= set(log)):
             continue  # order.json, benchmark output
         run_dir = os.path.dirname(path) if os.path.basename(path) == 'log.json' else os.path.splitext(path)[0]
-        log.update(study=os.path.relpath(os.path.dirname(run_dir), runs_dir), variant=variant_of(log['name']), dir=run_dir)
+        log.update(study=os.path.relpath(os.path.dirname(run_dir), runs_dir), variant=re.sub(r'_s\d+$', '', log['name']),
+                   dir=run_dir)
         runs.append(log)
     return runs
 
@@ -117,18 +112,37 @@ def by_study(runs):
     return {s: dict(sorted(v.items(), key=key(orders[s]))) for s, v in sorted(out.items())}
 
 
-def colours(runs):
-    """One colour per variant name across every figure made from the same runs folder."""
-    names = sorted({r['variant'] for r in runs}, key=natural_key)
-    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+def run_of(ckpt):
+    """The log of the run a checkpoint belongs to (for the budget line of an analysis figure); [] if none."""
+    run_dir = os.path.dirname(os.path.abspath(ckpt))
+    return [r for r in load_runs(os.path.dirname(run_dir)) if os.path.abspath(r['dir']) == run_dir]
 
 
-def plot_every_study(runs_dir, out_dir, plot_study):
-    """plot_study(study, variants, colour, out_dir) for every study under runs_dir; the files written."""
-    runs = load_runs(runs_dir)
-    colour = colours(runs)
-    return [p for study, variants in by_study(runs).items() for p in plot_study(study, variants, colour, out_dir)]
+def best_checkpoint(runs, vit):
+    """ckpt_best.pt of the done run with the highest validation accuracy (never chosen on test), ViTs
+    (vit=True) or ResNets."""
+    ok = [r for r in runs if r['status'] == 'done' and (r['config'].get('model') == 'vit') == vit
+          and os.path.exists(os.path.join(r['dir'], 'ckpt_best.pt'))]
+    if not ok:
+        return None
+    return os.path.join(max(ok, key=lambda r: r['final']['best_val_acc'])['dir'], 'ckpt_best.pt')
 
+
+def test_images(config, n):
+    """n test images of a run's dataset, a fixed random sample (ImageFolder test sets are sorted by class),
+    normalised as train.py normalises them (data.py: the train split's channel statistics). Returns x,
+    labels, raw uint8, class names."""
+    import data
+    import torch
+    ds = data.load_dataset(config['dataset'], config['data_dir'], config['img_size'])
+    (train_x, _), _ = data.split_train_val(ds['train_x'], ds['train_y'], config['val_size'], config['subset'])
+    mean, std = data.channel_stats(train_x)
+    idx = torch.randperm(len(ds['test_x']), generator=torch.Generator().manual_seed(0))[:n]
+    x, y = next(iter(data.Loader(ds['test_x'][idx], ds['test_y'][idx], n, 'cpu', mean, std)))
+    return x, y, ds['test_x'][idx], ds['classes']
+
+
+# ---------------------------------------------------------------- mean ± std over seeds, pairs, what a study sweeps
 
 def done_runs(group):
     """The runs of a variant that finished and were tested: what its means and pairings are made of."""
@@ -151,6 +165,15 @@ def summary(group):
                 steps=float(np.mean([r['history'][-1]['step'] for r in done if r['history']] or [np.nan])))
 
 
+def paired(group_a, group_b, key='best_val_acc'):
+    """[(a, b)] of final[key] (best validation accuracy, or 'test_acc') of the done runs of two variants that
+    share a seed, by seed."""
+    def by_seed(group):
+        return {r['config'].get('seed'): r['final'].get(key, np.nan) for r in done_runs(group)}
+    a, b = by_seed(group_a), by_seed(group_b)
+    return [(a[s], b[s]) for s in sorted(a.keys() & b.keys(), key=str)]
+
+
 def swept(variants):
     """The config flags whose value differs between the variants of a study (what it sweeps)."""
     configs = [g[0]['config'] for g in variants.values()]
@@ -167,11 +190,32 @@ def labels(variants):
     return {v: v for v in variants}, ' x '.join(words(f) for f in flags) if 0 < len(flags) <= 2 else 'variant'
 
 
+def scaling_points(variants):
+    """Data scaling: {model: [(training images, summary, variant), ...] by size}."""
+    points = {}
+    for v, group in variants.items():
+        n = group[0]['data']['train']
+        points.setdefault(group[0]['config'].get('model', 'vit'), []).append((n, summary(group), v))
+    return {m: sorted(p, key=lambda t: t[0]) for m, p in points.items()}
+
+
+# ---------------------------------------------------------------- a run's budget, dataset, recipe and machine in words
+
 def budget(config):
     """'3 min per run' or '30 epochs per run' (and a step cap, e.g. in smoke runs)."""
     e = config.get('epochs')
     b = f"{config['time_limit']:g} min per run" if config.get('time_limit') else f"{e} epoch{'s' if e != 1 else ''} per run"
     return b + (f", at most {config['max_steps']} steps" if config.get('max_steps') else '')
+
+
+def length(runs):
+    """Which length a number comes from, in words: '2-min screen', '300 steps', '50 epochs', '10 GPU epochs'."""
+    def one(r):
+        c, gpu = r['config'], 'cuda' in str(r['env'].get('device'))
+        if c.get('time_limit'):
+            return f"{c['time_limit']:g}-min {'GPU ' if gpu else ''}screen"
+        return f"{c['max_steps']} steps" if c.get('max_steps') else f"{c['epochs']} {'GPU ' if gpu else ''}epochs"
+    return tally((one(r) for r in runs), sep=' / ')
 
 
 def dataset(config):
@@ -187,9 +231,18 @@ def machine(log):
     return log['env']['machine']
 
 
-def recipe(log):
-    """'cpu10.py': the config files the run read first ('' for flags only)."""
+def recipe(log, full=False):
+    """The config files the run read first: 'cpu10.py' ('' for flags only); full: 'configs/cpu10.py (1a2b...)'
+    with each file's sha256, or 'none (flags only)'."""
+    if full:
+        return ' + '.join(f"{x['path']} ({x['sha256']})" for x in log['recipe']) or 'none (flags only)'
     return ' + '.join(os.path.basename(x['path']) for x in log['recipe'])
+
+
+def n_seeds(ns):
+    """'3 seeds', '2-3 seeds', '1 seed' from the seed counts of some variants."""
+    ns = sorted(set(ns)) or [0]
+    return f"{ns[0] if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'} seed{'s' if ns[-1] > 1 else ''}"
 
 
 def tally(values, sep=' / '):
@@ -211,32 +264,35 @@ def context(runs):
             f"{each(lambda r: budget(r['config']))} | {n_seeds(seeds)} per variant | {each(machine)}")
 
 
-FOOTER_PT = 12  # the footer (budget, dataset, seeds, machine) is the one text under the talk's 18 pt minimum
+def setup_lines(runs):
+    """Model, data, training, budget and machine, read from the logs (the baseline study's ViT if it ran)."""
+    vits = [r for r in runs if r['config'].get('model') == 'vit']
+    base = next((r for r in vits if os.path.basename(r['study']) == 'baseline'),
+                next((r for r in vits if r['variant'] in ('vit', 'baseline')), vits[0] if vits else runs[0]))
+    c, m = base['config'], base['model']
+    each = lambda f: tally((str(f(r)) for r in runs), sep=', ')
+    lines = [f"Model ({base['name']}): {c.get('model')}" + (
+        f", patch {c['patch_size']}, width {c['dim']}, depth {c['depth']}, {c['heads']} heads, MLP x{c['mlp_ratio']:g}, "
+        f"{c['pos_emb']} positions, {c['pool']} pooling" if c.get('model') == 'vit' else '') +
+        f"; {m['params'] / 1e6:.2f}M params, {m['flops_per_image'] / 1e6:.0f} MFLOPs per image"]
+    resnets = sorted({(r['config']['model'], r['model']['params']) for r in runs if r['config'].get('model', 'vit') != 'vit'})
+    if resnets:
+        lines.append('Compared with: ' + ', '.join(f"{k} ({p / 1e6:.1f}M params)" for k, p in resnets))
+    sizes = each(lambda r: f"{r['data']['train']:,} train / {r['data']['val']:,} val / {r['data']['test']:,} test")
+    lines += [f"Data: {each(lambda r: dataset(r['config']))}; {sizes}",
+              f"Training: {c.get('optimizer')}, lr {c.get('lr'):g}, batch {c.get('batch_size')}, weight decay "
+              f"{c.get('weight_decay'):g}, label smoothing {c.get('label_smoothing'):g}, augment {c.get('augment')}, "
+              f"{c.get('dtype')}",
+              f"Recipe: {each(lambda r: recipe(r, full=True))}",
+              f"Budget: {each(lambda r: budget(r['config']))}; seeds per variant: "
+              f"{n_seeds(len(g) for vs in by_study(runs).values() for g in vs.values())}",
+              f"Machine: {each(machine)}; torch {each(lambda r: r['env'].get('torch'))}",
+              f"{len(runs)} runs in {len(by_study(runs))} studies; test set used once per run, "
+              "model selection on the validation split"]
+    return lines
 
 
-def figure(runs=None, footer=None, **kw):
-    """A 16:9 figure (constrained layout) with a footer at the bottom: footer, else (with runs) their budget,
-    dataset and machine; a long footer wraps onto a second line and the drawing makes room for it."""
-    fig = plt.figure(figsize=FIGSIZE, layout='constrained', **kw)
-    text = footer if footer is not None else context(runs) if runs else ''
-    if text:
-        lines = textwrap.wrap(text, 125)
-        band = 0.02 + 0.03 * len(lines)
-        fig.get_layout_engine().set(rect=(0, band, 1, 1 - band))  # keep the bottom free for the footer
-        fig.text(0.01, 0.008, '\n'.join(lines), fontsize=FOOTER_PT, color='0.3', va='bottom', gid='footer')
-    return fig
-
-
-def n_seeds(ns):
-    """'3 seeds', '2-3 seeds', '1 seed' from the seed counts of some variants."""
-    ns = sorted(set(ns)) or [0]
-    return f"{ns[0] if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'} seed{'s' if ns[-1] > 1 else ''}"
-
-
-def seeds_label(ns):
-    """Legend text of an error bar: 'std over 3 seeds'."""
-    return f"std over {n_seeds(ns)}"
-
+# ---------------------------------------------------------------- findings and claims
 
 def finding(variants):
     """One sentence computed from a study's logs: the variant best on validation (mean ± std over seeds)
@@ -273,57 +329,68 @@ def finding(variants):
     return text + tail
 
 
-def paired(group_a, group_b, key='best_val_acc'):
-    """[(a, b)] of final[key] (best validation accuracy, or 'test_acc') of the done runs of two variants that
-    share a seed, by seed."""
-    def by_seed(group):
-        return {r['config'].get('seed'): r['final'].get(key, np.nan) for r in done_runs(group)}
-    a, b = by_seed(group_a), by_seed(group_b)
-    return [(a[s], b[s]) for s in sorted(a.keys() & b.keys(), key=str)]
-
-
-def save(fig, out_dir, stem):
-    """Write out_dir/stem.png and .pdf; returns the two paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, f"{stem}.{ext}") for ext in ('png', 'pdf')]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
-
-
-def run_of(ckpt):
-    """The log of the run a checkpoint belongs to (for the budget line of an analysis figure); [] if none."""
-    run_dir = os.path.dirname(os.path.abspath(ckpt))
-    return [r for r in load_runs(os.path.dirname(run_dir)) if os.path.abspath(r['dir']) == run_dir]
-
-
-def best_checkpoint(runs, vit):
-    """ckpt_best.pt of the done run with the highest validation accuracy (never chosen on test), ViTs
-    (vit=True) or ResNets."""
-    ok = [r for r in runs if r['status'] == 'done' and (r['config'].get('model') == 'vit') == vit
-          and os.path.exists(os.path.join(r['dir'], 'ckpt_best.pt'))]
-    if not ok:
+def scaling_finding(variants):
+    """'resnet18 - vit test accuracy: +21.3 points at 4,500 images, +9.8 at 45,000' (two models), else None."""
+    points = scaling_points(variants)
+    if not points or len(points) != 2:
         return None
-    return os.path.join(max(ok, key=lambda r: r['final']['best_val_acc'])['dir'], 'ckpt_best.pt')
+    (a, pa), (b, pb) = sorted(points.items(), key=lambda kv: kv[0] == 'vit')  # the ViT second
+    acc = lambda pts: {n: s['acc'] for n, s, _ in pts if s['done']}
+    both = sorted(acc(pa).keys() & acc(pb).keys())
+    if not both:
+        return None
+    gap = lambda n: 100 * (acc(pa)[n] - acc(pb)[n])
+    return (f"{a} - {b} test accuracy: {gap(both[0]):+.1f} points at {both[0]:,} training images"
+            + (f", {gap(both[-1]):+.1f} at {both[-1]:,}" if len(both) > 1 else ''))
 
 
-def test_images(config, n):
-    """n test images of the checkpoint's dataset, a fixed random sample (ImageFolder test sets are sorted
-    by class), normalised as in training (train-split stats). Returns x, labels, raw uint8, class names."""
-    import torch
-    import data
-    ds = data.load_dataset(config['dataset'], config['data_dir'], config['img_size'])
-    (train_x, _), _ = data.split_train_val(ds['train_x'], ds['train_y'], config['val_size'], config['subset'])
-    mean, std = data.channel_stats(train_x)
-    idx = torch.randperm(len(ds['test_x']), generator=torch.Generator().manual_seed(0))[:n]
-    x, y = next(iter(data.Loader(ds['test_x'][idx], ds['test_y'][idx], n, 'cpu', mean, std)))
-    return x, y, ds['test_x'][idx], ds['classes']
+def evidence(studies, refs):
+    """The first ref (study, a, b) whose variants a and b have done runs on a shared seed: the paired test
+    accuracy differences a - b (points, by seed), their mean and std, the seeds and the length; None if none."""
+    for study, a, b in refs:
+        variants = studies.get(study, {})
+        pairs = paired(variants[a], variants[b], 'test_acc') if a in variants and b in variants else []
+        if pairs:
+            d = 100 * np.array([x - y for x, y in pairs])
+            return dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
+                        length=length(variants[a] + variants[b]), runs=variants[a] + variants[b])
+    return None
 
 
-def main_args(description):
-    import argparse
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument('--runs', default='runs', help='folder of runs (runs/<study>/<name>/log.json)')
-    p.add_argument('--out', default='report/figures', help='where figures go')
-    return p.parse_args()
+def verdict(ev, same=False):
+    """(state, why) of a claim 'a > b' (same: 'a and b do not differ') against its evidence: 'supported',
+    'pending' (no finished runs yet) or 'flagged' with the reason."""
+    if ev is None:
+        return 'pending', 'no finished runs yet'
+    d = ev['diffs']
+    if len(d) < 2:
+        return 'flagged', 'one seed: no spread to compare with'
+    clear = (d > 0).all() and ev['mean'] > ev['std'] or (d < 0).all() and -ev['mean'] > ev['std']
+    if same:
+        return ('flagged', 'a clear difference now') if clear else ('supported', '')
+    if ev['mean'] <= 0:
+        return 'flagged', 'sign flipped'
+    return ('supported', '') if clear else ('flagged', 'within the seed spread')
+
+
+def check_claims(studies, claims):
+    """{claim id: dict(claim, evidence, state, why)} for claims given as {id: {'says', 'refs', 'same' (optional),
+    ...}} (plots/talk.py's CLAIMS); prints a warning for each flagged claim and a note for each pending one."""
+    out = {}
+    for key, c in claims.items():
+        ev = evidence(studies, c['refs'])
+        state, why = verdict(ev, c.get('same', False))
+        out[key] = dict(c, id=key, evidence=ev, state=state, why=why)
+        if state == 'flagged':
+            print(f"warning: claim '{key}' ({c['says']}) is not supported by the current logs: {why} "
+                  f"({ev['study']}: {ev['a']} - {ev['b']} = {', '.join(f'{x:+.1f}' for x in ev['diffs'])} points)")
+        elif state == 'pending':
+            print(f"pending: claim '{key}' ({c['says']}): no finished runs in {', '.join(r[0] for r in c['refs'])}")
+    return out
+
+
+def claim_numbers(ev):
+    """'+5.9 / +3.2 (2-min screen)': test-accuracy points, per seed up to 3 seeds, else mean ± std."""
+    d = ev['diffs']
+    gap = ' / '.join(f"{x:+.1f}" for x in d) if len(d) <= 3 else f"{ev['mean']:+.1f} ± {ev['std']:.1f} ({len(d)} seeds)"
+    return f"{gap} ({ev['length']})"
