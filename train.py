@@ -157,7 +157,9 @@ if dtype == 'auto':
                                              and torch.cpu._is_avx512_bf16_supported())
     dtype = 'bfloat16' if native_bf16 else 'float32'
 autocast = techniques.autocast(device_type, dtype)
-run_dir = os.path.join(out_dir, name or time.strftime('run-%Y%m%d-%H%M%S'))
+# a default name: the time and the process (torchrun: the launcher's, alike on every rank), so runs started in the
+# same second get folders of their own
+run_dir = os.path.join(out_dir, name or time.strftime('run-%Y%m%d-%H%M%S') + f"-{os.getppid() if world_size > 1 else os.getpid()}")
 log_path, last_path, best_path = (os.path.join(run_dir, f) for f in ('log.json', 'ckpt_last.pt', 'ckpt_best.pt'))
 
 
@@ -180,8 +182,8 @@ def write_log():
 previous = None
 if resume and overwrite:
     fail("--resume=True continues the run in out_dir/name, --overwrite=True replaces it; choose one")
-if rank == 0:  # one process per run folder: an exclusive lock on it, which the kernel drops when the process ends
-    try:       # (even by kill -9), so a second train.py on the same run refuses and no stale lock is ever left
+if rank == 0 and name:  # one process per named run folder (a default name has the pid): an exclusive lock, which the
+    try:                   # kernel drops when the process ends (even kill -9): a second train.py refuses, none is left stale
         os.makedirs(run_dir, exist_ok=True)
         run_lock = os.open(run_dir, os.O_RDONLY)
     except OSError as e:
