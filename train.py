@@ -36,6 +36,7 @@ globals().update(vit.config_fields())  # every ViTConfig field (patch_size, dim,
 img_size = 0                 # resize (shorter side) and center-crop every image to img_size x img_size; 0 = native
 stem_init = ''               # patch_embed=resnet18: start the stem from this train.py resnet18 checkpoint ('' = random)
 stem_freeze_epochs = 0       # patch_embed=resnet18: stem frozen (no gradients, BatchNorm in eval mode) for the first N epochs
+weights = ''                 # start from: '' our init; imagenet (torchvision's ImageNet weights); PATH (a saved torchvision state dict); random (their architecture, untrained)
 # data
 dataset = 'cifar10'          # the data (cifar: torchvision downloads it into data_dir)
 data_dir = 'data'            # where the data is (imagefolder: data_dir/{train,test}/<class>/<image>), or goes
@@ -94,7 +95,8 @@ RANGES = dict(
     data_dir='path', val_size='int >= 0 or float in (0, 1)', subset='>= 0',
     batch_size='>= 1', epochs='>= 1', lr='>= 0', min_lr='>= 0', warmup_epochs='>= 0', weight_decay='>= 0',
     grad_clip='>= 0', label_smoothing='in [0, 1)',
-    color_jitter='in [0, 1]', stem_init='path', stem_freeze_epochs='>= 0',
+    color_jitter='in [0, 1]', stem_init='path', stem_freeze_epochs='>= 0', norm_eps='>= 0',
+    weights="'', imagenet, random or a path (resnet18/34/50, vit as ViT-B/16)",
     erasing='in [0, 1]', mixup='>= 0', cutmix='>= 0', mix_prob='in [0, 1]', mix_switch_prob='in [0, 1]',
     repeat_aug='>= 1', workers='>= 0', ema='in [0, 1)', teacher='path', distill_alpha='in [0, 1]', distill_tau='> 0',
     seed='in [0, 4294967295]', out_dir='path', name='folder name', time_limit='>= 0', max_steps='>= 0',
@@ -137,6 +139,8 @@ if teacher and distill == 'none':
     fail("--teacher is set but --distill=none; choose --distill=soft or --distill=hard")
 if (stem_init or stem_freeze_epochs) and not (model == 'vit' and patch_embed == 'resnet18'):
     fail("--stem_init and --stem_freeze_epochs act on the ResNet stem: they need --model=vit --patch_embed=resnet18")
+if weights == 'random' and model not in models.IMAGENET:
+    fail(f"--weights=random builds torchvision's ImageNet architecture, untrained: --model must be one of {', '.join(models.IMAGENET)}")
 if distill == 'hard' and not (model == 'vit' and dist_token):
     fail("--distill=hard trains the distillation token's head: it needs --model=vit --dist_token=True "
          "(--distill=soft works with any model)")
@@ -152,6 +156,13 @@ if batch_size % world_size:
          f"it must be divisible by {world_size}")
 if rank:
     sys.stdout = open(os.devnull, 'w')
+pretrained = None  # --weights: read and checked against the model flags before any data loads
+if weights not in ('', 'random') and not resume:  # resume: the checkpoint holds the weights
+    with techniques.rank0_first():  # torchrun: one download
+        try:
+            pretrained = models.read_weights(config)
+        except ValueError as e:
+            fail(e)
 if dtype == 'auto':
     native_bf16 = device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
                                              and torch.cpu._is_avx512_bf16_supported())
@@ -229,6 +240,8 @@ if len(train_x) < batch_size:
 if model == 'vit' and train_x.shape[2] != train_x.shape[3]:
     fail(f"the images are {train_x.shape[3]}x{train_x.shape[2]} and the ViT needs square ones: pass --img_size=N")
 in_chans, img_size = train_x.shape[1], train_x.shape[2]
+if weights and in_chans != 3:
+    fail(f"--weights={weights}: the ImageNet architectures take RGB images; these have {in_chans} channel(s)")
 num_classes = len(ds['classes'])
 config.update(num_classes=num_classes, in_chans=in_chans, img_size=img_size, device=device, dtype=dtype)
 data_log = {'train': len(train_x), 'val': len(val_x), 'test': len(ds['test_x']), 'skipped': len(ds['skipped']),
@@ -238,7 +251,8 @@ if device_type == 'cuda':  # the loaders keep every image on the GPU
         data.check_memory(len(train_x) + len(val_x) + len(ds['test_x']), train_x.shape[1:], dataset, device)
     except data.DataError as e:
         fail(e)
-mean, std = data.channel_stats(train_x)
+# --weights: the normalisation the ImageNet weights were trained with (the untrained control too, so that only the weights differ)
+mean, std = (models.IMAGENET_MEAN, models.IMAGENET_STD) if weights else data.channel_stats(train_x)
 train_loader = data.Loader(train_x, train_y, batch_size, device, mean, std, train=True, seed=seed, augment=augment, color_jitter=color_jitter,
                            erasing=erasing, mixup=mixup, cutmix=cutmix, mix_prob=mix_prob, mix_switch_prob=mix_switch_prob,
                            repeat_aug=repeat_aug, num_classes=num_classes, workers=workers, rank=rank, world_size=world_size)
@@ -249,6 +263,12 @@ try:
     net = models.build_model(config).to(device)
 except ValueError as e:
     fail(e)
+if pretrained is not None:
+    try:
+        models.load_weights(net, pretrained)
+    except ValueError as e:
+        fail(e)
+    pretrained = None  # the net holds them now: free the copy
 if model == 'vit' and patch_init == 'whiten':
     vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
 if stem_init:

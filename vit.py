@@ -59,6 +59,7 @@ class ViTConfig:
     pos_std: float = 1.0       # init std of learned position embeddings (vit-pytorch's; the ViT paper's: 0.02)
     patch_norm: bool = True    # LayerNorm on each patch's pixels before the projection (linear only) and on the tokens after
     bias: bool = True          # biases on the qkv, fc1 and fc2 linears (minivit's reference has none)
+    norm_eps: float = 0.0      # epsilon of every norm layer; 0 = PyTorch's default (LayerNorm 1e-5); torchvision's and timm's ViTs: 1e-6
     check_attention: bool = False  # debugging: assert softmax rows sum to 1, shapes, no NaN, in every attention
 
     def __post_init__(self):
@@ -69,7 +70,7 @@ class ViTConfig:
         for name in ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'n_cls'):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
-        for name in ('head_dim', 'n_reg', 'q_rank', 'kv_rank', 'layerscale'):
+        for name in ('head_dim', 'n_reg', 'q_rank', 'kv_rank', 'layerscale', 'norm_eps'):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
         for name in ('dropout', 'attn_dropout', 'drop_path'):
@@ -188,7 +189,8 @@ SDPA_ON_CPU = False
 
 
 def make_norm(cfg, width):
-    return nn.LayerNorm(width) if cfg.norm == 'layernorm' else nn.RMSNorm(width)
+    eps = {'eps': cfg.norm_eps} if cfg.norm_eps else {}  # 0: each norm's own default, so older models stay bit-identical
+    return nn.LayerNorm(width, **eps) if cfg.norm == 'layernorm' else nn.RMSNorm(width, **eps)
 
 
 class Attention(nn.Module):

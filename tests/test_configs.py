@@ -5,10 +5,17 @@ import subprocess
 import sys
 
 import pytest
+import torch
+import torchvision
 
 from conftest import ROOT
 
-PARAMS = {'cpu10.py': 1_276_522, 'minivit.py': 674_890, 'vit_cifar.py': 6_268_810}
+PARAMS = {'cpu10.py': 1_276_522, 'minivit.py': 674_890, 'vit_cifar.py': 6_268_810, 'poorvits.py': 3_588_682,
+          'finetune_resnet50.py': 23_528_522,  # torchvision's ResNet-50, 10-class head
+          'finetune_vit_b16.py': 85_658_890}  # ViT-B/16 at the test's 32 px (2x2 patches; at 224 px: 85,806,346)
+# the fine-tunes start from a saved random torchvision state dict of the full-size model (nothing downloads) and
+# run at 32 px: a ViT-B/16 step at 224 px would take minutes here
+PRETRAINED = {'finetune_resnet50.py': 'resnet50', 'finetune_vit_b16.py': 'vit_b_16'}
 CONFIGS = sorted(f for f in os.listdir(os.path.join(ROOT, 'configs')) if f.endswith('.py'))
 
 
@@ -28,12 +35,15 @@ def test_config_trains_and_builds_stated_model(name, tmp_path):
     only where synthetic data needs it (small batches, no worker processes)."""
     args = [sys.executable, 'train.py', f'configs/{name}', '--dataset=synthetic', '--val_size=100', '--batch_size=50',
             '--max_steps=1', '--time_limit=0', '--workers=0', f'--out_dir={tmp_path}', '--name=run']
+    if name in PRETRAINED:
+        torch.save(getattr(torchvision.models, PRETRAINED[name])().state_dict(), tmp_path / 'weights.pth')
+        args += [f'--weights={tmp_path}/weights.pth', '--img_size=32']
     p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     log = json.load(open(tmp_path / 'run' / 'log.json'))
     assert log['status'] == 'done'
     for key, value in read(name).items():
-        if key not in ('batch_size', 'workers', 'time_limit'):  # the ones this test overrides
+        if key not in ('batch_size', 'workers', 'time_limit', 'weights', 'img_size'):  # the ones this test overrides
             assert log['config'][key] == value, key
     assert log['model']['params'] == PARAMS[name]
 

@@ -84,6 +84,7 @@ def test_every_flag_has_a_range_and_a_meaning_and_a_bad_value_is_rejected(monkey
         'name': (['--name=../elsewhere'], 'must be a folder name inside out_dir'),
         'teacher': (['--distill=soft', '--teacher=/nonexistent/ckpt.pt'], "checkpoint '/nonexistent/ckpt.pt' does not exist"),
         'stem_init': (['--patch_embed=resnet18', '--stem_init=/nonexistent/ckpt.pt'], "checkpoint '/nonexistent/ckpt.pt' does not exist"),
+        'weights': (['--model=resnet50', '--weights=/nonexistent/w.pth'], "--weights=/nonexistent/w.pth: no such file"),
     }
     checked = 0
     for flag, (default, allowed, meaning) in flags.items():
