@@ -118,8 +118,8 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         (['--name=r', '--resume=True'], tmp_path / 'noepoch', 'ckpt_last.pt does not exist'),
         (['--name=r', '--resume=True'], tmp_path / 'garbage', f'cannot resume from {tmp_path}/garbage/r/ckpt_last.pt: UnpicklingError'),
         (['--name=r', '--resume=True'], tmp_path / 'trunc', f'cannot resume from {trunc}/ckpt_last.pt: '),
-        (['--name=r', '--resume=True'], tmp_path / 'shape', 'size mismatch for head.weight'),
-        (['--name=r', '--resume=True', '--dim=64'], tmp_path / 'other', 'was trained with dim=32 but this run asks for dim=64'),
+        (['--name=r', '--resume=True', '--epochs=1'], tmp_path / 'shape', 'size mismatch for head.weight'),
+        (['--name=r', '--resume=True', '--epochs=1', '--dim=64'], tmp_path / 'other', 'was trained with dim=32 but this run asks for dim=64'),
         (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
     ]
     procs = []
