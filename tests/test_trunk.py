@@ -103,9 +103,9 @@ def test_imagefolder_loads_infers_shape_and_caches(tmp_path):
     write_folder(str(tmp_path), shape=(1, 12, 12))
     ds = data.load_dataset('imagefolder', str(tmp_path))
     assert ds['classes'] == ['cat', 'dog', 'eel']
-    assert ds['train_x'].shape == (12, 3, 12, 12) and ds['train_x'].dtype == torch.uint8  # grayscale becomes RGB
+    assert ds['train_x'].shape == (12, 1, 12, 12) and ds['train_x'].dtype == torch.uint8  # grayscale throughout: one channel
     assert ds['train_y'].tolist() == [0] * 4 + [1] * 4 + [2] * 4
-    assert ds['train_x'][5, :, 0, 0].tolist() == [41] * 3  # class 1, image 1
+    assert ds['train_x'][5, :, 0, 0].tolist() == [41]  # class 1, image 1
     assert len([f for f in os.listdir(tmp_path) if f.startswith('vitlab_cache_')]) == 1
     again = data.load_dataset('imagefolder', str(tmp_path))
     assert torch.equal(again['test_x'], ds['test_x'])
