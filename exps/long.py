@@ -26,7 +26,7 @@ REGULARISE = dict(mixup=0.8, cutmix=1.0, color_jitter=0.4, erasing=0.25, drop_pa
 
 args = common.parse('long')
 epochs = args.epochs or 50
-n = common.train_size(args) if not args.list else 45000
+n = common.train_size(args) if not args.list else 45000  # --list reads no data: its subsets are sized for CIFAR-10
 grid = [('cpu10', {}), ('cpu10_half', dict(epochs=max(1, epochs // 2)))]
 grid += [('patch8', dict(patch_size=8)), ('linear', dict(patch_embed='linear')),
          ('pos_none', dict(pos_emb='none')), ('pos_sincos2d', dict(pos_emb='sincos2d')), ('pos_rope2d', dict(pos_emb='rope2d')),
