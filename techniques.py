@@ -95,7 +95,7 @@ def environment(device, device_type, world_size):
     except (OSError, subprocess.SubprocessError):  # no git, or a git slower than 5 s (a cold disk): not worth a failed run
         commit = 'unknown'
     return {'torch': torch.__version__, 'device': device, 'machine': machine, 'world_size': world_size,
-            'git_commit': commit}
+            'threads': torch.get_num_threads(), 'git_commit': commit}  # threads: float sums depend on it
 
 
 def setup_distributed(device_type):

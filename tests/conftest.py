@@ -12,7 +12,7 @@ def pytest_configure(config):
 
 
 # whole modules that train in subprocesses (signals, kill -9, torchrun), and single tests elsewhere that do
-SLOW_MODULES = ('test_robust.py', 'test_distributed.py')
+SLOW_MODULES = ('test_robust.py', 'test_distributed.py', 'test_exact.py')
 SLOW_TESTS = ('test_mixed_folder_trains_with_img_size_and_asks_for_it_without', 'test_synthetic_trains_with_no_other_flag',
               'test_grayscale_folder_trains_with_one_channel')
 
