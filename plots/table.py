@@ -6,13 +6,15 @@ dataset, budget, seeds and machine, read from the logs. Prints the markdown.
     python plots/table.py --readme=results/cpu_2min/README.md   # refresh the tables in a results README
 
 A results README marks each table it shows as `<!-- table: STUDY -->` ... `<!-- end table -->`; --readme
-rewrites those blocks from the logs in the README's own folder, so its numbers are never typed by hand.
+rewrites those blocks from the logs in the README's own folder, so its numbers are never typed by hand. A
+block named after one of long_tier.BLOCKS (convergence, short_vs_long, staircase) is that table instead.
 """
 import os
 import re
 
 import style  # first: it puts the repo root (analysis.py) on the path
 import analysis
+import long_tier
 
 COLUMNS = ['variant', 'seeds done', 'steps', 'val acc (%)', 'test acc (%)', 'params (M)', 'MFLOPs/img', 'img/s', 'train time (min)']
 
@@ -65,10 +67,11 @@ def fill_readme(path):
     """The README's text with every marked table block made from the logs beside it (and its studies' names)."""
     studies = analysis.by_study(analysis.load_runs(os.path.dirname(os.path.abspath(path))))
     text = open(path).read()
-    missing = [m[2] for m in BLOCK.finditer(text) if m[2] not in studies]
+    missing = [m[2] for m in BLOCK.finditer(text) if m[2] not in studies and m[2] not in long_tier.BLOCKS]
     if missing:
         raise SystemExit(f"{path}: no logs for the marked table(s) {', '.join(missing)} in {os.path.dirname(path) or '.'}")
-    return BLOCK.sub(lambda m: m[1] + '\n' + markdown(m[2], studies[m[2]]) + '\n' + m[3], text)
+    make = lambda name: long_tier.BLOCKS[name]() if name in long_tier.BLOCKS else markdown(name, studies[name])
+    return BLOCK.sub(lambda m: m[1] + '\n' + make(m[2]) + '\n' + m[3], text)
 
 
 if __name__ == '__main__':
