@@ -241,18 +241,18 @@ def soft_distill_loss(logits, teacher_logits, tau):
                     reduction='batchmean', log_target=True) * tau * tau
 
 
-def train_loss(out, y, label_smoothing, teacher_logits=None, distill='none', alpha=0.5, tau=1.0):
-    """The training loss for the model's output `out` (logits, or (logits, dist_logits) from a ViT with
-    dist_token) and labels y (int64, or mixed soft targets).
+def train_loss(logits, y, label_smoothing, teacher_logits=None, distill='none', alpha=0.5, tau=1.0, dist_logits=None):
+    """The training loss for the class head's logits and labels y (int64, or mixed soft targets); dist_logits: the
+    distillation head's, from a ViT with dist_token (its forward(x, heads=True)).
       none: cross-entropy; with a distillation token both heads learn the labels (mean of the two).
       soft: (1 - alpha) * CE + alpha * soft_distill_loss; the KD term on the distillation head if present.
       hard: (1 - alpha) * CE(class head) + alpha * CE(distillation head, teacher's argmax), as in DeiT."""
-    logits, dist_logits = out if isinstance(out, tuple) else (out, out)
     ce = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    student = logits if dist_logits is None else dist_logits  # the head that learns from the teacher
     if distill == 'soft':
-        return (1 - alpha) * ce + alpha * soft_distill_loss(dist_logits, teacher_logits, tau)
+        return (1 - alpha) * ce + alpha * soft_distill_loss(student, teacher_logits, tau)
     if distill == 'hard':
-        return (1 - alpha) * ce + alpha * F.cross_entropy(dist_logits, teacher_logits.argmax(1))
-    if isinstance(out, tuple):
+        return (1 - alpha) * ce + alpha * F.cross_entropy(student, teacher_logits.argmax(1))
+    if dist_logits is not None:
         return (ce + F.cross_entropy(dist_logits, y, label_smoothing=label_smoothing)) / 2
     return ce

@@ -452,11 +452,12 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
         for group in opt.param_groups:
             group['lr'] = lr_at(progress)
         with autocast, rank_rng:
-            out = train_model(x)  # (logits, dist_logits) from a ViT with a distillation token
+            # a distillation token's head learns on its own; the accuracy is the class head's
+            logits, dist_logits = train_model(x, heads=True) if model == 'vit' and dist_token else (train_model(x), None)
             with torch.no_grad():
                 teacher_logits = teacher_net(x) if teacher_net is not None else None
-            loss = techniques.train_loss(out, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau)
-        logits = out[0] if isinstance(out, tuple) else out
+            loss = techniques.train_loss(logits, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau,
+                                         dist_logits=dist_logits)
         techniques.backward_step(loss, net, opt, grad_clip)
         if ema_net is not None:
             techniques.ema_update(ema_net, net, ema, step)

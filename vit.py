@@ -130,17 +130,6 @@ def config_fields():
 
 # ----------------------------------------------------------------------------- positions
 
-def token_positions(cfg):
-    """(row, col) of every token. Patches start at 1 when prefix tokens sit at 0 (cls_pos),
-    so that the prefix tokens have a position of their own."""
-    g, off = cfg.grid, int(cfg.cls_pos)
-    r, c = torch.meshgrid(torch.arange(g), torch.arange(g), indexing='ij')
-    rows = torch.cat([torch.zeros(cfg.n_prefix), r.flatten() + off]).float()
-    cols = torch.cat([torch.zeros(cfg.n_prefix), c.flatten() + off]).float()
-    index = torch.cat([torch.zeros(cfg.n_prefix), torch.arange(g * g) + off]).float()
-    return index, rows, cols
-
-
 def sincos(pos, width, theta=10000.0):
     """Transformer sinusoid: [sin(p w_i), cos(p w_i)] with w_i = theta^(-i/(width/2))."""
     freqs = theta ** (-torch.arange(width // 2).float() / (width // 2))
@@ -148,31 +137,36 @@ def sincos(pos, width, theta=10000.0):
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
-def sincos_table(cfg):
-    index, rows, cols = token_positions(cfg)
+def positions(cfg, learned=None):
+    """What position each token gets, decided here alone for every pos_emb and cls_pos. With cls_pos the prefix tokens
+    share place 0 and the patches count from 1; without, the patches count from 0 and the prefix gets nothing: a zero
+    vector, a zero angle (RoPE turns place 0 by a zero angle too: there cls_pos only moves the patches). A place is the
+    reading order (1d) or (row, column) (2d: half the channels each). Returns (add, angles), a row per token or None:
+    add (1, T, dim) is summed onto the tokens, a sinusoid of the place (sincos) or each carrying token's own row of the
+    trained table `learned` (learned; without the table: its initial value, zeros); angles (T, hd/2) turn q and k (rope)."""
+    skip = 0 if cfg.cls_pos else cfg.n_prefix  # the leading tokens that carry no position
+    if cfg.pos_emb == 'none':
+        return None, None
+    if cfg.pos_emb == 'learned':
+        if learned is None:
+            return torch.zeros(1, cfg.n_prefix - skip + cfg.grid ** 2, cfg.dim), None
+        return (F.pad(learned, (0, 0, skip, 0)) if skip else learned), None
+    g, off, pairs, theta = cfg.grid, int(cfg.cls_pos), cfg.hd // 2, 100.0  # rope: theta=100 suits grids of tens of places
+    r, c = torch.meshgrid(torch.arange(g), torch.arange(g), indexing='ij')
+    index, rows, cols = (torch.cat([torch.zeros(cfg.n_prefix), p.flatten() + off]).float() for p in (torch.arange(g * g), r, c))
     if cfg.pos_emb == 'sincos1d':
         table = sincos(index, cfg.dim)
-    else:  # sincos2d: half the channels encode the row, half the column
+    elif cfg.pos_emb == 'sincos2d':
         table = torch.cat([sincos(rows, cfg.dim // 2), sincos(cols, cfg.dim // 2)], dim=1)
-    table = F.pad(table, (0, cfg.dim - table.shape[1]))  # odd dims: last channel carries no position
-    if not cfg.cls_pos:
-        table[:cfg.n_prefix] = 0
-    return table[None]
-
-
-def rope_angles(cfg, theta=100.0):
-    """Rotation angle per (token, pair of head channels). rope2d: the first half of the pairs
-    follows the row, the second half the column. theta=100 suits grids of tens of positions."""
-    index, rows, cols = token_positions(cfg)
-    pairs = cfg.hd // 2
-    if cfg.pos_emb == 'rope1d':
-        angles = index[:, None] * theta ** (-torch.arange(pairs).float() / pairs)[None]
+    elif cfg.pos_emb == 'rope1d':
+        table = index[:, None] * theta ** (-torch.arange(pairs).float() / pairs)[None]
     else:
         freqs = theta ** (-torch.arange(pairs // 2).float() / (pairs // 2))[None]
-        angles = torch.cat([rows[:, None] * freqs, cols[:, None] * freqs], dim=1)
-    if not cfg.cls_pos:
-        angles[:cfg.n_prefix] = 0  # identity rotation: prefix tokens carry no position
-    return angles
+        table = torch.cat([rows[:, None] * freqs, cols[:, None] * freqs], dim=1)
+    table[:skip] = 0
+    if cfg.pos_emb.startswith('rope'):
+        return None, table
+    return F.pad(table, (0, cfg.dim - table.shape[1]))[None], None  # odd dims: last channel carries no position
 
 
 def apply_rope(x, cos, sin):
@@ -213,12 +207,11 @@ class Attention(nn.Module):
         self.k_norm = make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity()
         self.proj = nn.Linear(inner, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
-        self.keep_attn = False  # set True (analysis) to take the explicit path and keep .attn_probs
-        self.check, self.name = cfg.check_attention, 'attention'  # ViT names it 'block i' for check_attention's messages
+        self.name = 'attention'  # ViT names it 'block i' for check_attention's messages
         self.expect = (cfg.heads, cfg.hd)  # check_attention's shapes come from the config, not from the code it checks
 
-    def forward(self, x, rope=None, rows=None):
-        """rows: only the first `rows` tokens query (all tokens still give keys and values)."""
+    def heads_qkv(self, x, rope, rows):
+        """q (B, heads, rows, hd) of the first `rows` tokens, k and v (B, heads, T, hd) of all of them."""
         B, T, _ = x.shape
         if hasattr(self, 'qkv'):
             q, k, v = self.qkv(x).chunk(3, dim=-1)
@@ -229,17 +222,34 @@ class Attention(nn.Module):
         q, k = self.q_norm(q[:, :, :rows]), self.k_norm(k)
         if rope is not None:
             q, k = apply_rope(q, *(r[:rows] for r in rope)), apply_rope(k, *rope)
-        p_drop = self.attn_dropout if self.training else 0.0
-        if self.keep_attn or self.check or (x.device.type == 'cpu' and not SDPA_ON_CPU):
-            probs = (q @ k.transpose(-2, -1) / math.sqrt(self.hd)).softmax(dim=-1)
-            self.attn_probs = probs.detach()
-            y = F.dropout(probs, p_drop, self.training) @ v
-            if self.check:  # off: this test is all it costs
-                check_attention(self, x, rows, q, k, v, probs, y)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p_drop)
-        y = y.transpose(1, 2).reshape(B, q.shape[2], self.heads * self.hd)
-        return self.drop(self.proj(y))
+        return q, k, v
+
+    def merge(self, y):
+        return self.drop(self.proj(y.transpose(1, 2).reshape(y.shape[0], y.shape[2], self.heads * self.hd)))
+
+    def forward(self, x, rope=None, rows=None):
+        """rows: only the first `rows` tokens query (all tokens still give keys and values)."""
+        if x.device.type == 'cpu' and not SDPA_ON_CPU:
+            return self.explicit(x, rope, rows)[0]
+        q, k, v = self.heads_qkv(x, rope, rows)
+        return self.merge(F.scaled_dot_product_attention(q, k, v, dropout_p=self.attn_dropout if self.training else 0.0))
+
+    def explicit(self, x, rope=None, rows=None):
+        """(forward()'s output, (q, k, v, probs, y)) in three explicit ops: the CPU's path, and the only one with the
+        probabilities, which check_attention and the attention maps read."""
+        q, k, v = self.heads_qkv(x, rope, rows)
+        probs = (q @ k.transpose(-2, -1) / math.sqrt(self.hd)).softmax(dim=-1)
+        y = F.dropout(probs, self.attn_dropout if self.training else 0.0, self.training) @ v
+        return self.merge(y), (q, k, v, probs, y)
+
+
+class CheckedAttention(Attention):
+    """check_attention=True: a subclass, so that the checks cost an ordinary model nothing, not even a test."""
+
+    def forward(self, x, rope=None, rows=None):
+        out, inner = self.explicit(x, rope, rows)
+        check_attention(self, x, rows, *inner)
+        return out
 
 
 def check_attention(attn, x, rows, q, k, v, probs, y):
@@ -308,7 +318,7 @@ def drop_path(x, p, training):
 class Block(nn.Module):
     def __init__(self, cfg, drop_path_rate):
         super().__init__()
-        self.norm1, self.attn = make_norm(cfg, cfg.dim), Attention(cfg)
+        self.norm1, self.attn = make_norm(cfg, cfg.dim), (CheckedAttention if cfg.check_attention else Attention)(cfg)
         self.norm2, self.mlp = make_norm(cfg, cfg.dim), MLP(cfg)
         scale = (lambda: LayerScale(cfg.dim, cfg.layerscale)) if cfg.layerscale else nn.Identity
         self.ls1, self.ls2 = scale(), scale()
@@ -370,15 +380,13 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, cfg.n_cls, cfg.dim))
         self.dist = nn.Parameter(torch.zeros(1, 1, cfg.dim)) if cfg.dist_token else None
         self.reg_token = nn.Parameter(torch.zeros(1, cfg.n_reg, cfg.dim)) if cfg.n_reg else None
-        n_tokens = cfg.n_prefix + cfg.grid ** 2
+        add, angles = positions(cfg)
         if cfg.pos_emb == 'learned':
-            self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens if cfg.cls_pos else cfg.grid ** 2, cfg.dim))
-        elif cfg.pos_emb.startswith('sincos'):  # fixed: a buffer, not a parameter
-            self.register_buffer('pos_embed', sincos_table(cfg), persistent=False)
-        if cfg.pos_emb.startswith('rope'):
-            angles = rope_angles(cfg)  # (tokens, hd/2): apply_rope rotates channel pairs (i, i + hd/2)
-            self.register_buffer('rope_cos', angles.cos(), persistent=False)
-            self.register_buffer('rope_sin', angles.sin(), persistent=False)
+            self.pos_embed = nn.Parameter(add)
+        else:  # fixed (sincos) or None: a buffer, not a parameter
+            self.register_buffer('pos_embed', add, persistent=False)
+        self.register_buffer('rope_cos', None if angles is None else angles.cos(), persistent=False)
+        self.register_buffer('rope_sin', None if angles is None else angles.sin(), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         rates = [cfg.drop_path * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]  # linear over depth
         self.blocks = nn.ModuleList(Block(cfg, r) for r in rates)
@@ -392,7 +400,7 @@ class ViT(nn.Module):
         for p in (self.cls_token, self.dist, self.reg_token):
             if p is not None:
                 nn.init.trunc_normal_(p, std=0.02)
-        if isinstance(getattr(self, 'pos_embed', None), nn.Parameter):
+        if cfg.pos_emb == 'learned':
             nn.init.trunc_normal_(self.pos_embed, std=cfg.pos_std)  # cut at +-2 (absolute), as timm
         if cfg.patch_embed == 'resnet18' and cfg.init == 'trunc_normal':  # the CNN keeps a resnet18's init (PyTorch's default)
             for m in self.patch_embed[:2].modules():
@@ -413,13 +421,12 @@ class ViT(nn.Module):
         cfg = self.cfg
         x = self.token_norm(self.patch_embed(self.pixel_norm(x)).flatten(2).transpose(1, 2))
         prefix = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.dist, self.reg_token) if t is not None]
-        if cfg.pos_emb == 'learned' and not cfg.cls_pos:
-            x = x + self.pos_embed
         x = torch.cat(prefix + [x], dim=1)
-        if cfg.pos_emb.startswith('sincos') or (cfg.pos_emb == 'learned' and cfg.cls_pos):
-            x = x + self.pos_embed.to(x.dtype)
+        add = positions(cfg, self.pos_embed)[0] if cfg.pos_emb == 'learned' else self.pos_embed  # learned: trained, so placed anew
+        if add is not None:
+            x = x + add.to(x.dtype)
         x = self.drop(x)
-        rope = (self.rope_cos, self.rope_sin) if cfg.pos_emb.startswith('rope') else None
+        rope = None if self.rope_cos is None else (self.rope_cos, self.rope_sin)
         for i, block in enumerate(self.blocks):
             x = block(x, rope, last_rows if i == len(self.blocks) - 1 else None)
         return self.norm(x)
@@ -430,18 +437,18 @@ class ViT(nn.Module):
             return h[:, self.cfg.n_prefix:].mean(dim=1)
         return h[:, :self.cfg.n_cls].flatten(1)
 
-    def forward(self, x):
+    def forward(self, x, heads=False):
+        """Logits (B, classes): with a distillation token, the mean of both heads' (DeiT's prediction), in training too.
+        heads=True: (class logits, distillation logits or None), for the losses that train each head (train_loss)."""
         # pool=cls reads only the class (and distillation) tokens, so the last block computes just those
         # rows: the patch rows' queries, attention output and MLP there never reach the loss (-12.5% FLOPs at depth 6)
         cls_rows = self.cfg.n_cls + int(self.cfg.dist_token)
         h = self.features(x, cls_rows if self.cfg.pool == 'cls' else None)
-        pooled = self.pool(h)
-        logits = self.head(pooled)
-        if self.head_dist is None:
-            return logits
-        dist_logits = self.head_dist(h[:, self.cfg.n_cls])
-        # DeiT: train both heads (class and distillation); at test time average them
-        return (logits, dist_logits) if self.training else (logits + dist_logits) / 2
+        logits = self.head(self.pool(h))
+        dist_logits = None if self.head_dist is None else self.head_dist(h[:, self.cfg.n_cls])
+        if heads:
+            return logits, dist_logits
+        return logits if dist_logits is None else (logits + dist_logits) / 2
 
 
 @torch.no_grad()

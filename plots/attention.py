@@ -14,15 +14,23 @@ import vit
 
 @torch.no_grad()
 def attention_maps(model, x):
-    """[per layer: (B, heads, T, T) attention probabilities], through Attention.keep_attn."""
-    layers = [m for m in model.modules() if isinstance(m, vit.Attention)]
-    for m in layers:
-        m.keep_attn = True
+    """[per layer: (B, heads, T, T) attention probabilities]. A hook reruns each attention on its explicit path
+    (vit.Attention.explicit, the one that has the probabilities) and passes that output on, so that each layer's
+    map and the layers after it come from one computation."""
+    maps = []
+
+    def keep(attn, args, out):
+        out, (*_, probs, _) = attn.explicit(*args)
+        maps.append(probs.float())
+        return out
+    hooks = [m.register_forward_hook(keep) for m in model.modules() if isinstance(m, vit.Attention)]
     model.eval()
-    model.features(x)  # every token's row: forward() computes only the class rows in the last block
-    for m in layers:
-        m.keep_attn = False
-    return [m.attn_probs.float() for m in layers]
+    try:
+        model.features(x)  # every token's row: forward() computes only the class rows in the last block
+    finally:
+        for h in hooks:
+            h.remove()
+    return maps
 
 
 def mean_distance(probs, cfg):

@@ -222,7 +222,7 @@ def test_soft_distillation_loss_equals_formula():
     d = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
     kl_d = techniques.soft_distill_loss(d, t, tau)
     assert not torch.allclose(kl_d, kl)
-    torch.testing.assert_close(techniques.train_loss((s, d), y, 0.0, t, 'soft', alpha, tau), (1 - alpha) * ce + alpha * kl_d)
+    torch.testing.assert_close(techniques.train_loss(s, y, 0.0, t, 'soft', alpha, tau, dist_logits=d), (1 - alpha) * ce + alpha * kl_d)
 
 
 def test_hard_distillation_loss_equals_formula():
@@ -232,10 +232,10 @@ def test_hard_distillation_loss_equals_formula():
     y = torch.tensor([0, 2])
     ce_cls = -torch.log_softmax(cls, 1)[torch.arange(2), y].mean()
     ce_dist = -torch.log_softmax(dist, 1)[torch.arange(2), torch.tensor([1, 0])].mean()
-    torch.testing.assert_close(techniques.train_loss((cls, dist), y, 0.0, t, 'hard', 0.5), 0.5 * ce_cls + 0.5 * ce_dist)
+    torch.testing.assert_close(techniques.train_loss(cls, y, 0.0, t, 'hard', 0.5, dist_logits=dist), 0.5 * ce_cls + 0.5 * ce_dist)
     # no distillation, a distillation token: both heads learn the labels
     ce_dist_y = -torch.log_softmax(dist, 1)[torch.arange(2), y].mean()
-    torch.testing.assert_close(techniques.train_loss((cls, dist), y, 0.0), (ce_cls + ce_dist_y) / 2)
+    torch.testing.assert_close(techniques.train_loss(cls, y, 0.0, dist_logits=dist), (ce_cls + ce_dist_y) / 2)
 
 
 def test_label_smoothing_with_soft_targets_matches_timm():

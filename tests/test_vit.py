@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import models
 from models import compile_model, count_params, flops_per_image
 import vit
-from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, rope_angles, whiten_patch_embed
+from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, positions, whiten_patch_embed
 
 TINY = dict(img_size=16, patch_size=4, dim=32, depth=1, heads=2, num_classes=5)
 
@@ -50,8 +50,7 @@ def fwd_bwd(cfg, batch=2):
     x = torch.randn(batch, cfg.in_chans, cfg.img_size, cfg.img_size)
     if cfg.patch_init == 'whiten':
         whiten_patch_embed(model, x)
-    out = model(x)
-    outs = out if isinstance(out, tuple) else (out,)  # dist_token: (class, distillation) logits in training
+    outs = tuple(o for o in model(x, heads=True) if o is not None)  # dist_token: the class and distillation heads
     for o in outs:
         assert o.shape == (batch, cfg.num_classes) and torch.isfinite(o).all()
     sum(o.square().mean() for o in outs).backward()
@@ -109,7 +108,7 @@ def rope_logit(q, k, angles, i, j):
 
 def test_rope1d_logit_depends_only_on_offset():
     cfg = ViTConfig(**TINY, pos_emb='rope1d', cls_pos=False)
-    angles = rope_angles(cfg)  # token 1 + n is patch n at 1-D position n
+    angles = positions(cfg)[1]  # token 1 + n is patch n at 1-D position n
     torch.manual_seed(0)
     q, k = torch.randn(cfg.hd), torch.randn(cfg.hd)
     base = rope_logit(q, k, angles, 1 + 2, 1 + 5)
@@ -120,7 +119,7 @@ def test_rope1d_logit_depends_only_on_offset():
 
 def test_rope2d_logit_depends_only_on_2d_offset():
     cfg = ViTConfig(**{**TINY, 'dim': 64}, pos_emb='rope2d', cls_pos=False)
-    g, angles = cfg.grid, rope_angles(cfg)
+    g, angles = cfg.grid, positions(cfg)[1]
     tok = lambda r, c: 1 + r * g + c  # noqa: E731  (one cls token first)
     torch.manual_seed(0)
     q, k = torch.randn(cfg.hd), torch.randn(cfg.hd)
@@ -138,7 +137,7 @@ def test_rope_angles_of_prefix_and_patches(cls_pos, pos_emb):
     """The prefix tokens (cls, 2 registers) are never rotated; the patches count from 1 with cls_pos (the prefix
     has position 0 of its own) and from 0 without (the prefix shares patch 0's). Closed form per token."""
     cfg = ViTConfig(**TINY, pos_emb=pos_emb, n_reg=2, cls_pos=cls_pos)
-    angles, off, pairs = rope_angles(cfg), int(cls_pos), cfg.hd // 2
+    angles, off, pairs = positions(cfg)[1], int(cls_pos), cfg.hd // 2
     assert angles.shape == (3 + 16, pairs) and (angles[:3] == 0).all()
     for n in (0, 5, 15):  # patch n: row n // 4, col n % 4
         if pos_emb == 'rope1d':
@@ -173,6 +172,49 @@ def test_sincos_buffers_match_closed_form(cls_pos):
     # prefix tokens: position 0 (sin 0 = 0, cos 0 = 1) with cls_pos, nothing without
     want_prefix = torch.cat([torch.zeros(D // 2), torch.ones(D // 2)]) if cls_pos else torch.zeros(D)
     torch.testing.assert_close(t1[:2], want_prefix.expand(2, D))
+
+
+@pytest.mark.parametrize('pos_emb', vit.CHOICES['pos_emb'])
+@pytest.mark.parametrize('cls_pos', [True, False])
+def test_positions_give_every_token_a_row_and_the_prefix_none_without_cls_pos(pos_emb, cls_pos):
+    """positions() alone decides what each token gets; the model adds exactly that (learned: its trained table placed
+    by positions(), which leaves the prefix rows zero without cls_pos)."""
+    cfg = ViTConfig(**TINY, pos_emb=pos_emb, cls_pos=cls_pos, n_reg=2, dist_token=True)
+    model = ViT(cfg)
+    add, angles = positions(cfg, model.pos_embed if pos_emb == 'learned' else None)
+    for table, kinds in ((add, ('learned', 'sincos1d', 'sincos2d')), (angles, ('rope1d', 'rope2d'))):
+        assert (table is not None) == (pos_emb in kinds)
+        if table is not None:
+            rows = table.reshape(-1, 4 + 16, table.shape[-1])[0]  # add: (1, T, dim); angles: (T, hd/2)
+            # the prefix (cls, dist, 2 registers) gets nothing without cls_pos; with it, place 0 (rope: a zero angle)
+            assert bool((rows[:4] == 0).all()) == (not cls_pos or pos_emb.startswith('rope'))
+    with torch.no_grad():
+        x = torch.randn(2, 3, 16, 16)
+        tokens = model.token_norm(model.patch_embed(model.pixel_norm(x)).flatten(2).transpose(1, 2))
+        tokens = torch.cat([model.cls_token.expand(2, -1, -1), model.dist.expand(2, -1, -1), model.reg_token.expand(2, -1, -1), tokens], 1)
+        seen = []
+        model.blocks[0].register_forward_pre_hook(lambda m, args: seen.append(args))
+        model.features(x)
+        want = tokens if add is None else tokens + add
+        torch.testing.assert_close(seen[0][0], want, atol=0, rtol=0)
+        assert (seen[0][1] is None) == (angles is None)
+        if angles is not None:
+            torch.testing.assert_close(seen[0][1], (angles.cos(), angles.sin()), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize('dist', [False, True])
+def test_forward_returns_one_tensor_and_heads_the_pair(dist):
+    """forward(x) is the logits tensor in training and eval (with a distillation token, the mean of both heads);
+    forward(x, heads=True) is always (class logits, distillation logits or None)."""
+    torch.manual_seed(0)
+    model, x = ViT(ViTConfig(**TINY, dist_token=dist)), torch.randn(3, 3, 16, 16)
+    for training in (True, False):
+        model.train(training)
+        logits, dist_logits = model(x, heads=True)
+        out = model(x)
+        assert isinstance(out, torch.Tensor) and out.shape == (3, 5)
+        assert (dist_logits is not None) == dist
+        torch.testing.assert_close(out, logits if not dist else (logits + dist_logits) / 2, atol=0, rtol=0)
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -334,15 +376,17 @@ def test_explicit_attention_matches_sdpa(kw, monkeypatch):
     torch.manual_seed(0)
     model, x = ViT(ViTConfig(**{**TINY, 'depth': 2, **kw})).eval(), torch.randn(2, 3, 16, 16)
     monkeypatch.setattr(vit, 'SDPA_ON_CPU', True)  # the CPU otherwise takes the explicit path too
+    probs = []
     with torch.no_grad():
         ref = model(x)
-        for b in model.blocks:
-            b.attn.keep_attn = True
+        monkeypatch.setattr(vit, 'SDPA_ON_CPU', False)
         out = model(x)
+        for b in model.blocks:
+            b.attn.register_forward_hook(lambda m, args, _: probs.append(m.explicit(*args)[1][3]))
         model.features(x)  # every query row (forward() computes only the class rows in the last block)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
-    for b in model.blocks:
-        p = b.attn.attn_probs
+    assert len(probs) == len(model.blocks)
+    for p in probs:
         assert p.shape[-2:] == (17 + kw.get('n_reg', 0),) * 2 and (p >= 0).all()
         torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[:-1]), atol=1e-5, rtol=0)
 
@@ -355,8 +399,7 @@ def test_last_block_class_rows_only_changes_nothing(kw):
     torch.manual_seed(0)
     model, x = ViT(ViTConfig(**{**TINY, 'depth': 2, **kw})), torch.randn(4, 3, 16, 16)
     torch.manual_seed(1)  # same drop_path masks in both passes
-    out = model(x)
-    out = out if isinstance(out, tuple) else (out,)
+    out = tuple(o for o in model(x, heads=True) if o is not None)
     grads = torch.autograd.grad(sum(o.sum() for o in out), list(model.parameters()), allow_unused=True)
     torch.manual_seed(1)
     h = model.features(x)
