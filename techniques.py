@@ -1,13 +1,15 @@
 """Training techniques train.py uses around its step: device and autocast setup (and the log's record of the
-machine), the step itself, optimizers
-(Lion by hand), the EMA of the weights, and the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
-Under torchrun, the few distributed helpers train.py needs (process group, agreement between ranks).
+machine), the step itself, optimizers (Lion by hand), the EMA of the weights, freezing a hybrid's ResNet stem, and
+the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
+Under torchrun, the few distributed helpers train.py needs (process group, DDP, agreement between ranks); each of
+them does nothing in a single process, so the training loop reads the same for one process and many.
 """
 import atexit
 import copy
 import math
 import os
 import platform
+import resource
 import subprocess
 from contextlib import contextmanager, nullcontext
 
@@ -136,9 +138,13 @@ def rank0_first():
 def agree(loss_sum, signal, seconds):
     """What every rank must decide alike, from one all-reduce (MAX): whether any rank's loss is non-finite, the
     signal any rank got (None = none), and rank 0's clock (a time-limited run's LR and its end follow it). A rank
-    that decided alone would leave the others waiting in the next gradient all-reduce."""
-    t = torch.tensor([float(not math.isfinite(loss_sum.item())), float(signal or 0),
-                      seconds if dist.get_rank() == 0 else 0.0], dtype=torch.float64, device=loss_sum.device)
+    that decided alone would leave the others waiting in the next gradient all-reduce. Without a process group:
+    this process's own (bad, signal, seconds)."""
+    bad = not math.isfinite(loss_sum.item())
+    if not dist.is_initialized():
+        return bad, signal, seconds
+    t = torch.tensor([float(bad), float(signal or 0), seconds if dist.get_rank() == 0 else 0.0],
+                     dtype=torch.float64, device=loss_sum.device)
     dist.all_reduce(t, dist.ReduceOp.MAX)
     bad, signal, seconds = t.tolist()
     return bad > 0, int(signal) or None, seconds
@@ -151,6 +157,21 @@ def from_rank0(value, device):
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.broadcast(t, 0)
     return t.item()
+
+
+def ddp(module, device):
+    """Under torchrun, DistributedDataParallel: it averages the gradients over the ranks, of the parameters that
+    train when it is built. Without a process group: module itself."""
+    if not dist.is_initialized():
+        return module
+    return torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=[torch.device(device)] if torch.device(device).type == 'cuda' else None)
+
+
+def rank_rng(seed, rank, step, device):
+    """The context the model's forward runs in: under torchrun, the rank's own random stream (RankRNG); without a
+    process group the model draws from the global stream, as it always did."""
+    return RankRNG(seed, rank, step, device) if dist.is_initialized() else nullcontext()
 
 
 class RankRNG:
@@ -212,7 +233,9 @@ def make_ema(net):
 def ema_update(ema, net, decay, step):
     """ema = d * ema + (1 - d) * weights, with d = min(decay, (1 + step) / (10 + step)): the warm-up
     (as in TensorFlow's ExponentialMovingAverage) keeps the average from dragging in the random init on
-    short runs. Float buffers (BatchNorm statistics) are averaged too; integer ones are copied."""
+    short runs. Float buffers (BatchNorm statistics) are averaged too; integer ones are copied. ema None: EMA off."""
+    if ema is None:
+        return
     d = min(decay, (1 + step) / (10 + step))
     ema_state, state = ema.state_dict(), net.state_dict()
     floats = [k for k, v in ema_state.items() if v.is_floating_point()]
@@ -220,6 +243,39 @@ def ema_update(ema, net, decay, step):
     for k, v in ema_state.items():
         if not v.is_floating_point():
             v.copy_(state[k])
+
+
+def ema_validate(ema, validate, val_acc):
+    """The EMA's part of an epoch's end: its weights are validated too (validate(model) -> (loss, acc)), and the
+    better of the two weight sets competes for ckpt_best (no val split, val_acc nan: the EMA's), so that the test,
+    a teacher or a plot that loads ckpt_best gets the best weights. Returns (the epoch's EMA fields for the log,
+    the val accuracy that competes, whether it is the EMA's); EMA off (ema None): ({}, val_acc, False)."""
+    if ema is None:
+        return {}, val_acc, False
+    if math.isnan(val_acc):
+        return {}, val_acc, True
+    loss, acc = validate(ema)
+    fields = {'ema_val_loss': loss, 'ema_val_acc': acc}
+    return (fields, acc, True) if acc > val_acc else (fields, val_acc, False)
+
+
+def freeze_stem(net, frozen, step_model, train_model, device):
+    """patch_embed=resnet18: the ResNet stem and stages frozen (no gradients, so the optimizer skips them and their
+    weight decay; BatchNorm in eval mode, its statistics kept) or trained; the projection after them always trains.
+    Called at every epoch's start, as evaluation puts the whole net back in train mode. Returns the model to train:
+    under torchrun a new DDP of step_model when the trained parameters change (DDP waits for the gradients of the
+    parameters that trained when it was built), else train_model."""
+    stem = net.patch_embed[:2]
+    changed = next(stem.parameters()).requires_grad == frozen
+    stem.requires_grad_(not frozen).train(not frozen)
+    return ddp(step_model, device) if changed else train_model
+
+
+def peak_memory_mb(device_type):
+    """The run's peak memory: allocated on the GPU; on the CPU the peak RSS of the process."""
+    if device_type == 'cuda':
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_teacher(path, device, num_classes, img_size, in_chans):

@@ -8,15 +8,10 @@
 
 Globals below are the config. Read top to bottom: config, setup, loop, test.
 """
-import fcntl
-import json
 import math
 import os
-import resource
-import signal
 import sys
 import time
-from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +19,7 @@ from tqdm import tqdm
 
 import configurator
 import data
+import lifecycle
 import models
 import techniques
 import vit
@@ -168,63 +164,10 @@ if dtype == 'auto':
                                              and torch.cpu._is_avx512_bf16_supported())
     dtype = 'bfloat16' if native_bf16 else 'float32'
 autocast = techniques.autocast(device_type, dtype)
-# a default name: the time and the process (torchrun: the launcher's, alike on every rank), so runs started in the
-# same second get folders of their own
-run_dir = os.path.join(out_dir, name or time.strftime('run-%Y%m%d-%H%M%S') + f"-{os.getppid() if world_size > 1 else os.getpid()}")
-log_path, last_path, best_path = (os.path.join(run_dir, f) for f in ('log.json', 'ckpt_last.pt', 'ckpt_best.pt'))
-
-
-def atomic_write(path, write):
-    """Write to a temp file, fsync, then rename: a crash or kill -9 leaves the old file or the new one."""
-    if rank:
-        return
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_log():
-    atomic_write(log_path, lambda f: f.write(json.dumps(log, indent=1).encode()))
-
-
-previous = None
-if resume and overwrite:
-    fail("--resume=True continues the run in out_dir/name, --overwrite=True replaces it; choose one")
-if rank == 0 and name:  # one process per named run folder (a default name has the pid): an exclusive lock, which the
-    try:                   # kernel drops when the process ends (even kill -9): a second train.py refuses, none is left stale
-        os.makedirs(run_dir, exist_ok=True)
-        run_lock = os.open(run_dir, os.O_RDONLY)
-    except OSError as e:
-        fail(f"cannot create the run folder {run_dir!r} ({e.strerror}); pass another --out_dir")
-    try:
-        fcntl.flock(run_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fail(f"{run_dir} is in use by another train.py process; wait for it to end, or pass another --name")
-if os.path.isdir(log_path):
-    fail(f"{log_path} is a folder, not a train.py log; move it away")
-if os.path.exists(log_path):
-    try:
-        with open(log_path) as f:
-            previous = json.load(f)
-        previous['status'], previous['history']
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        if not overwrite:
-            fail(f"{log_path} is not a readable train.py log ({type(e).__name__}: {e}); pass --overwrite=True to replace the run")
-        previous = {'status': 'unreadable', 'history': []}
-    if previous['status'] == 'done' and resume:
-        print(f"{run_dir} already finished (status done); nothing to resume")
-        sys.exit(0)
-    if not (resume or overwrite):
-        fail(f"{run_dir} already holds a run (status {previous['status']}); pass --resume=True to continue it "
-             f"or --overwrite=True to replace it")
-if resume and not os.path.exists(last_path):
-    fail(f"--resume=True but {last_path} does not exist (no epoch of this run finished yet)")
-if resume and previous is None:
-    fail(f"--resume=True but {log_path} is missing: the history of the epochs in {last_path} would be lost; "
-         f"put the log back, or pass --overwrite=True to start again")
+try:  # the run folder: locked, and checked against --resume and --overwrite before any data loads
+    run = lifecycle.open_run(out_dir, name, resume, overwrite, rank, world_size)
+except lifecycle.RunError as e:
+    fail(e)
 
 with techniques.rank0_first():  # torchrun: one download/decode; and every rank has checked the run folder before rank 0 writes
     try:
@@ -285,15 +228,7 @@ ema_net = techniques.make_ema(net) if ema else None  # evaluated uncompiled: eva
 use_compile = device_type == 'cuda' if compile == 'auto' else compile == 'True'
 config['compile'] = str(use_compile)  # the log records what auto chose
 step_model = models.compile_model(net) if use_compile else net  # after make_ema: the EMA copy stays eager
-
-
-def ddp(module):
-    """torchrun: DDP averages the gradients over the ranks, of the parameters that train when it is built."""
-    return torch.nn.parallel.DistributedDataParallel(module, device_ids=[torch.device(device)] if device_type == 'cuda' else None)
-
-
-train_model = step_model if world_size == 1 else ddp(step_model)  # evaluation runs step_model on each rank's batches
-train_frozen = False  # whether train_model was built with the ResNet stem frozen
+train_model = techniques.ddp(step_model, device)  # evaluation runs step_model on each rank's batches
 try:
     teacher_net = techniques.load_teacher(teacher, device, num_classes, img_size, in_chans) if teacher else None
 except ValueError as e:
@@ -317,6 +252,7 @@ def lr_at(progress):
 
 @torch.no_grad()
 def evaluate(loader, model=None):
+    """(loss, accuracy) of model (default: the training net, compiled where it is) over loader, every rank's batches."""
     net.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -332,123 +268,37 @@ def evaluate(loader, model=None):
     return loss_sum.item() / n, correct.item() / n
 
 
-def save_checkpoint(path, epoch, use_ema=False):
-    """'model' holds the weights that test, teacher and plots load: the EMA's when use_ema; 'ema' is for resume."""
-    state = {'model': (ema_net if use_ema else net).state_dict(), 'weights': 'ema' if use_ema else 'raw',
-             'ema': ema_net.state_dict() if ema_net is not None else None,
-             'optimizer': opt.state_dict(), 'config': config, 'epoch': epoch,
-             'step': step, 'elapsed': elapsed, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch,
-             'rng': {'torch': torch.get_rng_state(), 'loader': train_loader.generator.get_state(),
-                     'cuda': torch.cuda.get_rng_state(device) if device_type == 'cuda' else None}}
-    atomic_write(path, lambda f: torch.save(state, f))
-
-
-step, elapsed, start_epoch, best_val_acc, best_epoch = 0, 0.0, 0, -1.0, -1
-log = {'name': os.path.basename(run_dir), 'status': 'running', 'config': config, 'recipe': configurator.config_files(sys.argv[1:]),
+log = {'name': os.path.basename(run.dir), 'status': 'running', 'config': config, 'recipe': configurator.config_files(sys.argv[1:]),
        'model': {'params': n_params, 'flops_per_image': flops},
        'data': data_log,
        'env': techniques.environment(device, device_type, world_size),
        'history': [], 'final': {}}
-if resume:
-    try:
-        ckpt = torch.load(last_path, map_location=device, weights_only=False)
-        # the model and the data must match; check_attention is a debugging switch, free to change on resume
-        # every flag must match: the log's config is the run's; free are where things are, how fast they run, and
-        # debugging switches (and flags the checkpoint predates)
-        free = {'device', 'dtype', 'compile', 'workers', 'log_interval', 'debug', 'check_attention', 'resume', 'overwrite',
-                'out_dir', 'name', 'data_dir', 'teacher', 'stem_init'}
-        mismatch = [k for k in config if k in ckpt['config'] and k not in free and ckpt['config'][k] != config[k]]
-        if mismatch:
-            fail(f"{last_path} was trained with " + ', '.join(f"{k}={ckpt['config'].get(k)!r}" for k in sorted(mismatch))
-                 + " but this run asks for " + ', '.join(f"{k}={config.get(k)!r}" for k in sorted(mismatch))
-                 + "; resume with the run's flags, or pass --overwrite=True to start again")
-        net.load_state_dict(ckpt['model'])
-        opt.load_state_dict(ckpt['optimizer'])
-        if ema_net is not None:  # a run that had no EMA yet starts it from the current weights
-            ema_net.load_state_dict(ckpt.get('ema') or ckpt['model'])
-        step, elapsed, start_epoch = ckpt['step'], ckpt['elapsed'], ckpt['epoch'] + 1
-        best_val_acc, best_epoch = ckpt['best_val_acc'], ckpt['best_epoch']
-        torch.set_rng_state(ckpt['rng']['torch'])
-        train_loader.generator.set_state(ckpt['rng']['loader'])
-        if ckpt['rng']['cuda'] is not None and device_type == 'cuda':
-            torch.cuda.set_rng_state(ckpt['rng']['cuda'], device)
-    except Exception as e:  # truncated/garbage file (UnpicklingError, zip RuntimeError), missing keys, shape mismatch
-        why = ' '.join(str(e).split())  # load_state_dict lists every mismatch over many lines: keep them, on one
-        fail(f"cannot resume from {last_path}: {type(e).__name__}: {why[:400]}")
-    log['history'] = [h for h in previous['history'] if h['epoch'] <= ckpt['epoch']] if previous else []
-    print(f"resuming {run_dir} at epoch {start_epoch}, step {step}")
-if overwrite and rank == 0:  # only now that the new run is set up: stale checkpoints must never be resumed or tested
-    for _path in (log_path, last_path, best_path):
-        for _file in (_path, _path + '.tmp'):
-            if os.path.exists(_file):
-                os.remove(_file)
-os.makedirs(run_dir, exist_ok=True)
-try:
-    write_log()
-except OSError as e:  # a read-only or full disk: say so before any training
-    fail(f"cannot write {log_path} ({e.strerror})")
-
-
-def log_crash(exc_type, exc, tb):
-    """Any uncaught exception from here on (loop, test, ...) leaves the log with status failed (interrupted
-    on a second Ctrl-C) and the error, before Python prints the traceback: the one crash handler."""
-    log['status'] = 'interrupted' if issubclass(exc_type, KeyboardInterrupt) else 'failed'
-    log['error'] = f"{exc_type.__name__}: {exc}"
-    write_log()
-    sys.__excepthook__(exc_type, exc, tb)
-
-
-sys.excepthook = log_crash
+try:  # resume: weights, optimizer, counters and RNG states from ckpt_last.pt; from here on the log survives a crash
+    step, elapsed, start_epoch = run.start(log, net, opt, ema_net, train_loader.generator, config, device, resume, overwrite)
+except lifecycle.RunError as e:
+    fail(e)
 print(f"{model}: {n_params:,} params, {flops / 1e6:.1f} MFLOPs/image | {len(train_x)} train, {len(val_x)} val, "
-      f"{len(ds['test_x'])} test | {device}, {dtype}, compile={use_compile} | {run_dir}")
-
-stop_signal = pending_signal = None
+      f"{len(ds['test_x'])} test | {device}, {dtype}, compile={use_compile} | {run.dir}")
 # torchrun: the ranks' dropout masks differ (the global RNG stream must stay alike for data.Loader)
-rank_rng = techniques.RankRNG(seed, rank, step, device) if world_size > 1 else nullcontext()
-
-
-def on_signal(signum, frame):
-    """Finish the current step, then write log and checkpoint; a second Ctrl-C aborts at once."""
-    global stop_signal, pending_signal
-    if rank == 0:  # os.write: a print here could re-enter a write to stderr (the progress bar) and raise
-        os.write(2, f"\nsignal {signum}: stopping after this step; checkpoint and log follow"
-                    f"{' (Ctrl-C again aborts)' if world_size == 1 else ''}\n".encode())
-    if world_size > 1:  # torchrun: the ranks stop together, at the next check (techniques.agree); torchrun forwards
-        pending_signal = signum  # a Ctrl-C once more, so a second one is not an abort here (torchrun kills after 30 s)
-    else:
-        stop_signal = signum
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-# Ctrl-C; SIGTERM: what kill, SLURM, PBS and Kubernetes send before SIGKILL; SIGUSR1: SLURM's --signal=USR1@secs
-# warning (its default action kills without a checkpoint); SIGHUP: the terminal closed (nohup: stays ignored)
-for _sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP):
-    if _sig != signal.SIGHUP or signal.getsignal(_sig) is not signal.SIG_IGN:
-        signal.signal(_sig, on_signal)
+rank_rng = techniques.rank_rng(seed, rank, step, device)
 
 # ----------------------------------------------------------------------------- loop
 # Losses and accuracy accumulate on the device; the host reads them only at logging points, so the
 # GPU never waits on Python. On the CPU a read is free, so divergence is checked every step there.
 check_every = 1 if device_type == 'cpu' else log_interval
-first_bad_step, bad = None, False
 epoch = start_epoch
 while epoch < epochs and step < total_steps and not (time_limit and elapsed >= time_limit * 60):
-    epoch_start, epoch_steps = time.time(), 0
+    if stem_freeze_epochs:
+        train_model = techniques.freeze_stem(net, epoch < stem_freeze_epochs, step_model, train_model, device)
+    epoch_start, epoch_steps = run.start_epoch(), 0
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    if stem_freeze_epochs:  # every epoch: evaluate() puts the whole net back in train mode
-        frozen = epoch < stem_freeze_epochs  # no gradients: the optimizer skips the stem (and its weight decay)
-        net.patch_embed[:2].requires_grad_(not frozen).train(not frozen)  # stem and stages; the projection trains
-        if world_size > 1 and frozen != train_frozen:  # DDP would wait forever for the frozen stem's gradients
-            train_model, train_frozen = ddp(step_model), frozen
     bar = tqdm(train_loader, desc=f"epoch {epoch}", leave=False, dynamic_ncols=True, mininterval=2,
                disable=None if rank == 0 else True)  # None: no bar where stderr is not a terminal (parallel studies)
-    clock = 0.0  # torchrun: rank 0's seconds into the epoch at the last check, so all ranks set the same LR
     for x, y in bar:
         progress = step / total_steps
         if time_limit:
-            seconds = time.time() - epoch_start if world_size == 1 else clock
-            progress = max(progress, (elapsed + seconds) / (time_limit * 60))
+            progress = max(progress, (elapsed + run.seconds()) / (time_limit * 60))
         for group in opt.param_groups:
             group['lr'] = lr_at(progress)
         with autocast, rank_rng:
@@ -459,76 +309,42 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
             loss = techniques.train_loss(logits, y, label_smoothing, teacher_logits, distill, distill_alpha, distill_tau,
                                          dist_logits=dist_logits)
         techniques.backward_step(loss, net, opt, grad_clip)
-        if ema_net is not None:
-            techniques.ema_update(ema_net, net, ema, step)
+        techniques.ema_update(ema_net, net, ema, step)
         loss_sum += loss.detach()
         correct += (logits.argmax(1) == (y if y.ndim == 1 else y.argmax(1))).sum()  # mixed: the larger part
         step, epoch_steps = step + 1, epoch_steps + 1
-        if world_size > 1 and step % check_every == 0:  # torchrun: decide alike on every rank, or wait forever
-            bad, stop_signal, clock = techniques.agree(loss_sum, pending_signal, time.time() - epoch_start)
-        if step % check_every == 0 and (bad or not math.isfinite(loss_sum.item())):
-            first_bad_step = step
+        if run.diverged(step, loss_sum, every=check_every):
             break
         if step % log_interval == 0:
             bar.set_postfix(loss=f"{loss_sum.item() / epoch_steps:.3f}", acc=f"{correct.item() / (epoch_steps * len(x)):.3f}",
                             img_s=f"{epoch_steps * batch_size / (time.time() - epoch_start):.0f}", lr=f"{lr_at(progress):.2e}")
-        if stop_signal or step >= total_steps or (time_limit and progress >= 1):
+        if run.stop_signal or step >= total_steps or (time_limit and progress >= 1):
             break
     bar.close()
     train_time = time.time() - epoch_start
-    if world_size > 1:  # torchrun: the epoch's train metrics over every rank (loss_sum: sums of per-rank means)
-        techniques.all_reduce(loss_sum).div_(world_size)
-        techniques.all_reduce(correct)
-    if first_bad_step is None and not math.isfinite(loss_sum.item()):
-        first_bad_step = step
-    if first_bad_step is not None or stop_signal:
+    techniques.all_reduce(loss_sum).div_(world_size)  # torchrun: the epoch's train metrics over every rank
+    techniques.all_reduce(correct)                    # (loss_sum: sums of per-rank means)
+    if run.diverged(step, loss_sum) or run.stop_signal:
         break
     val_loss, val_acc = evaluate(val_loader) if len(val_x) else (float('nan'), float('nan'))
-    ema_val = evaluate(val_loader, ema_net) if ema_net is not None and len(val_x) else None
+    ema_log, score, use_ema = techniques.ema_validate(ema_net, lambda m: evaluate(val_loader, m), val_acc)
     elapsed = techniques.from_rank0(elapsed + time.time() - epoch_start, device)  # torchrun: rank 0's clock, alike on all
     entry = {'epoch': epoch, 'step': step, 'lr': lr_at(progress), 'train_loss': loss_sum.item() / epoch_steps,
              'train_acc': correct.item() / (epoch_steps * batch_size), 'val_loss': val_loss, 'val_acc': val_acc,
-             'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time}
-    # EMA on: both weight sets are validated and the better one this epoch competes for ckpt_best (no val
-    # split: the EMA's), so the test, a teacher or a plot that loads ckpt_best gets the best weights
-    use_ema = ema_net is not None and (ema_val is None or ema_val[1] > val_acc)
-    if ema_val is not None:
-        entry.update(ema_val_loss=ema_val[0], ema_val_acc=ema_val[1])
-    log['history'].append(entry)
+             'epoch_time_s': time.time() - epoch_start, 'img_per_s': epoch_steps * batch_size / train_time, **ema_log}
     print(f"epoch {epoch} step {step}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f} | "
-          f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (f" (ema {ema_val[1]:.4f})" if ema_val else '')
+          f"val loss {val_loss:.4f} acc {val_acc:.4f}" + (f" (ema {ema_log['ema_val_acc']:.4f})" if ema_log else '')
           + f" | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
-    score = ema_val[1] if use_ema and ema_val else val_acc
-    if len(val_x) == 0 or score > best_val_acc:  # no val split: the last epoch is the one we keep
-        best_val_acc, best_epoch = score, epoch
-        save_checkpoint(best_path, epoch, use_ema)
-    write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
-    save_checkpoint(last_path, epoch)
+    run.end_epoch(entry, elapsed, score, use_ema)  # ckpt_best.pt when score is the best so far, the log, ckpt_last.pt
     epoch += 1
-
-peak_mem_mb = (torch.cuda.max_memory_allocated() / 2**20 if device_type == 'cuda'
-               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # CPU: peak RSS of the process
-log['final'] = {'train_time_s': elapsed, 'peak_mem_mb': peak_mem_mb, 'best_val_acc': best_val_acc, 'best_epoch': best_epoch}
-if first_bad_step is not None:
-    log.update(status='diverged', diverged_step=first_bad_step)
-    write_log()
-    print(f"diverged: non-finite loss at step {first_bad_step}; log kept at {log_path}", file=sys.stderr)
-    sys.exit(3)
-if stop_signal:
-    log['status'] = 'interrupted'
-    write_log()
-    print(f"interrupted by signal {stop_signal}; resume with --name={log['name']} --resume=True "
-          f"(restarts epoch {len(log['history']) and log['history'][-1]['epoch'] + 1})", file=sys.stderr)
-    sys.exit(128 + stop_signal)
+run.end_training(elapsed, techniques.peak_memory_mb(device_type))  # diverged or interrupted: exits here
 
 # ----------------------------------------------------------------------------- test, once
 techniques.barrier()  # torchrun: rank 0 has written ckpt_best
-best = torch.load(best_path, map_location=device, weights_only=False)
+best = torch.load(run.best_path, map_location=device, weights_only=False)
 net.load_state_dict(best['model'])
 log['final']['test_weights'] = best.get('weights', 'raw')  # 'ema' when the EMA weights won on val
 test_loss, test_acc = evaluate(test_loader)
-log['final'].update(test_loss=test_loss, test_acc=test_acc)
-log['status'] = 'done'
-write_log()
-print(f"test acc {test_acc:.4f} (checkpoint of epoch {best_epoch}, val acc {best_val_acc:.4f}) | "
-      f"{elapsed / 60:.1f} min | log {log_path}")
+run.done(test_loss, test_acc)
+print(f"test acc {test_acc:.4f} (checkpoint of epoch {run.best_epoch}, val acc {run.best_val_acc:.4f}) | "
+      f"{elapsed / 60:.1f} min | log {run.log_path}")
