@@ -78,9 +78,11 @@ TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, mode
 
 # A training recipe (configs/cpu10.py) may be given: its model and batch are timed, and its train.py-only
 # flags (lr, epochs, augment policy, ...) are skipped; a name train.py does not know either is still an error.
+# train.py's flags are the names of the rows of its table FLAGS (read, not run: importing train.py would train).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'train.py')) as _f:
-    TRAIN_FLAGS = {t.id for node in ast.parse(_f.read()).body if isinstance(node, ast.Assign) for t in node.targets
-                   if isinstance(t, ast.Name)}
+    _table = next(node.value for node in ast.parse(_f.read()).body
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', None) == 'FLAGS')
+    TRAIN_FLAGS = {row.elts[0].value for row in _table.args if isinstance(row, ast.Tuple)}
 try:
     config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS, file_only=TRAIN_FLAGS)
     if config['tiny']:

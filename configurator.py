@@ -1,19 +1,42 @@
 """nanoGPT-style configuration: a script's globals are the config; config files (plain Python
 assignments) and --name=value arguments override them, in the order given.
 
-Unlike nanoGPT's asserts, every mistake raises ConfigError with one line that names the flag, the value
-and what is allowed; train.py prints it and exits with status 2. A flag's type is its default's; its
-allowed values are a choice list or a range string (see parse_range), checked before anything loads.
+A script states its flags in one table (see `table`): name, default, allowed values, meaning. The table
+makes the globals, the checks, --help and docs/flags.md. Unlike nanoGPT's asserts, every mistake raises
+ConfigError with one line that names the flag, the value and what is allowed; train.py prints it and exits
+with status 2. A flag's type is its default's; its allowed values are a choice tuple or a range string (see
+parse_range), checked before anything loads.
 """
 import ast
 import difflib
 import hashlib
 import math
 import re
+from collections import namedtuple
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):  # a ValueError: ViTConfig raises it for its own fields too
     pass
+
+
+Flag = namedtuple('Flag', 'default allowed meaning section')
+
+
+def table(*rows):
+    """{name: Flag} from rows (name, default, allowed, meaning), in order; a string among the rows starts a
+    section (a heading of --help and docs/flags.md). `allowed` is a choice tuple, 'bool', a numeric range
+    ('>= 1', 'in [0, 1)', typed alternatives joined by 'or'; see parse_range), or for free text what it holds
+    ('path'), which the code that uses it checks."""
+    flags, section = {}, None
+    for row in rows:
+        if isinstance(row, str):
+            section = row
+            continue
+        name, default, allowed, meaning = row
+        if name in flags:
+            raise ValueError(f"flag {name!r} has two rows")
+        flags[name] = Flag(default, allowed, meaning, section)
+    return flags
 
 
 def parse_value(name, raw, default):
@@ -111,10 +134,10 @@ def read_config_file(path):
     return {k: v for k, v in namespace.items() if not isinstance(v, types.ModuleType)}
 
 
-def configure(defaults, argv, choices, presets, ranges=None, file_only=()):
+def configure(defaults, argv, allowed, presets, file_only=()):
     """Returns the final config dict. A `preset` applies first, then every override in order,
-    so `--preset=small --depth=6` is a six-block small model. Every value must then be one of its
-    `choices` or inside its range in `ranges` (numbers, and the numbers an 'auto' flag takes)."""
+    so `--preset=small --depth=6` is a six-block small model. Then each flag in `allowed` is checked
+    against its allowed values (see check)."""
     overrides = read_overrides(argv, defaults, file_only)
     config = dict(defaults)
     preset = dict(overrides).get('preset', defaults.get('preset', ''))
@@ -123,15 +146,20 @@ def configure(defaults, argv, choices, presets, ranges=None, file_only=()):
             raise ConfigError(f"--preset={preset!r} is not one of {', '.join(presets)}")
         config.update(presets[preset])
     config.update(overrides)
-    for name, allowed in choices.items():
-        if str(config[name]) not in allowed:
-            raise ConfigError(f"--{name}={config[name]!r} is not one of {', '.join(allowed)}")
-    for name, rule in (ranges or {}).items():
-        value, default = config[name], defaults[name]
-        checked = is_number(default) or default == 'auto' and value != 'auto'  # other strings: rule is a description
-        if checked and not in_range(value, rule):
-            raise ConfigError(f"--{name}={value!r} must be {allowed_text(name, defaults[name], choices, ranges)}")
+    for name, rule in allowed.items():
+        check(name, config[name], defaults[name], rule)
     return config
+
+
+def check(name, value, default, allowed):
+    """ConfigError unless `value` is one of a choice tuple, or a number inside a range (numbers, and the numbers an
+    'auto' flag takes). 'bool' and a free-text flag's description check nothing here: the type was checked as the
+    value was read, and a path is checked where it is used."""
+    if isinstance(allowed, tuple):
+        if str(value) not in allowed:
+            raise ConfigError(f"--{name}={value!r} is not one of {', '.join(allowed)}")
+    elif (is_number(default) or default == 'auto' and value != 'auto') and not in_range(value, allowed):
+        raise ConfigError(f"--{name}={value!r} must be {allowed_text(default, allowed)}")
 
 
 RANGE = re.compile(r"(?:(int|float) )?(?:(>=|>) (\S+)|in ([\[(])(\S+), (\S+)([\])]))")
@@ -167,44 +195,34 @@ def in_range(value, rule):
         and (value < hi or hi_in and value == hi) for kind, lo, lo_in, hi, hi_in in parse_range(rule))
 
 
-def allowed_text(name, default, choices, ranges):
-    """What --help shows as a flag's allowed values, and what its error message says."""
-    if isinstance(default, bool):
-        return 'bool'
-    if name in choices:
-        return ', '.join(c or "''" for c in choices[name])
-    rule = ranges.get(name, '')
-    if is_number(default) and rule and not rule.startswith(('int ', 'float ')):
-        return f"{type(default).__name__} {rule}"
-    return f"auto or {rule}" if default == 'auto' and rule else rule
+def allowed_text(default, allowed):
+    """What --help and docs/flags.md show as a flag's allowed values, and what its error message says."""
+    if isinstance(allowed, tuple):
+        return ', '.join(c or "''" for c in allowed)
+    if is_number(default) and not allowed.startswith(('int ', 'float ')):
+        return f"{type(default).__name__} {allowed}"
+    return f"auto or {allowed}" if default == 'auto' else allowed
 
 
-def flag_docs(defaults, *paths):
-    """{flag: (section, meaning)} from the scripts that define the flags: a flag's meaning is the comment on
-    the line that assigns it its default (`name = default  # meaning`, or a dataclass field `name: type =
-    default  # meaning`); its section, the last comment line above it at column 0 in the first path (train.py: `# data`,
-    ...; a flag from a later path joins the section of the flag before it). The first path that defines a
-    flag wins, so train.py's line for a ViT field overrides vit.py's."""
-    docs = {}
-    for path in paths:
-        section = None
-        for line in open(path):
-            if re.match(r"# [^-\s]", line):
-                section = line[2:].strip()
-            m = re.match(r"\s*(\w+)\s*(?::[^=]*)?=\s*(.*?)\s*(?:#\s*(.*))?$", line)
-            if m and m[1] in defaults and literal(m[2]) == defaults[m[1]]:
-                docs.setdefault(m[1], (section if path == paths[0] else None, (m[3] or '').strip()))
-    return docs
-
-
-def help_text(defaults, choices, ranges, docs, usage=''):
-    """Every flag, grouped by its section: --name=default, its allowed values, '# ' its meaning."""
-    lines, section = [usage or 'flags (--name=value; a .py file of assignments also works):'], None
-    for name, value in defaults.items():
-        section_here, meaning = docs.get(name, (None, ''))
-        if section_here not in (None, section):
-            section = section_here
+def help_text(flags, usage):
+    """Every flag of a table, by section: --name=default, its allowed values, '# ' its meaning."""
+    lines, section = [usage], None
+    for name, f in flags.items():
+        if f.section != section:
+            section = f.section
             lines += ['', f"{section}:"]
-        allowed = allowed_text(name, value, choices, ranges) or '?'
-        lines.append(f"  {f'--{name}={value!r}':<26} {allowed:<24}  # {meaning}")
+        lines.append(f"  {f'--{name}={f.default!r}':<26} {allowed_text(f.default, f.allowed):<24}  # {f.meaning}")
     return '\n'.join(lines)
+
+
+def markdown(flags):
+    """The same table as help_text, as docs/flags.md shows it: a heading and a table per section."""
+    lines, section = [], None
+    for name, f in flags.items():
+        if f.section != section:
+            section = f.section
+            lines += ['', f"### {section}", '', '| flag | default | values | meaning |', '|---|---|---|---|']
+        cells = (f"`--{name}`", f"`{f.default if f.default != '' else repr('')}`", allowed_text(f.default, f.allowed),
+                 f.meaning)
+        lines.append('| ' + ' | '.join(c.replace('|', '\\|') for c in cells) + ' |')
+    return '\n'.join(lines[1:])

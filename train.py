@@ -25,80 +25,71 @@ import techniques
 import vit
 
 # ----------------------------------------------------------------------------- config
-# model
-model = 'vit'                # the network
-preset = ''                  # ViT preset: tiny small base large huge minivit (applied before other flags)
-globals().update(vit.config_fields())  # every ViTConfig field (patch_size, dim, depth, ...) is a flag too
-img_size = 0                 # resize (shorter side) and center-crop every image to img_size x img_size; 0 = native
-stem_init = ''               # patch_embed=resnet18: start the stem from this train.py resnet18 checkpoint ('' = random)
-stem_freeze_epochs = 0       # patch_embed=resnet18: stem frozen (no gradients, BatchNorm in eval mode) for the first N epochs
-weights = ''                 # start from: '' our init; imagenet (torchvision's ImageNet weights); PATH (a saved torchvision state dict); random (their architecture, untrained)
-# data
-dataset = 'cifar10'          # the data (cifar: torchvision downloads it into data_dir)
-data_dir = 'data'            # where the data is (imagefolder: data_dir/{train,test}/<class>/<image>), or goes
-val_size = 'auto'            # held out of train for model selection: a count, a share (0.1), or 10% (<= 5000, >= 1/class)
-subset = 0                   # train on this many images (0 = all that val_size leaves)
-# optimisation
-batch_size = 128             # training batch
-epochs = 100                 # the schedule's length when there is no time_limit
-lr = 1e-3                    # peak learning rate
-min_lr = 1e-5                # end of the cosine
-warmup_epochs = 5            # as a fraction of `epochs`, it also sets the warmup of time-limited runs
-weight_decay = 0.05          # decoupled, on matrices and conv kernels only
-optimizer = 'adamw'          # adamw | lion (lr 3-10x lower, weight_decay 3-10x higher) | sgd (Nesterov; weight_decay ~5e-4)
-grad_clip = 1.0              # 0 = off
-label_smoothing = 0.1        # cross-entropy label smoothing
-# training techniques (data.Loader does augmentation and mixing; techniques.py the rest)
-augment = 'none'             # per-image policy: none | autoaugment (CIFAR-10 policy) | randaugment | trivialaugment
-color_jitter = 0.0           # strength s in [0, 1]: brightness, contrast, saturation by up to s, hue by up to s/4 (0 = off)
-erasing = 0.0                # random-erasing probability per image
-mixup = 0.0                  # mixup alpha (0 = off)
-cutmix = 0.0                 # cutmix alpha (0 = off)
-mix_prob = 1.0               # probability that a batch is mixed, when mixup or cutmix is on
-mix_switch_prob = 0.5        # with both on: probability that a mixed batch uses cutmix rather than mixup
-repeat_aug = 1               # DeiT repeated augmentation: each image k times per epoch (epoch length unchanged)
-workers = 2                  # DataLoader processes running the augment policy (unused with augment=none)
-ema = 0.0                    # per-step decay of an EMA of the weights (0 = off), e.g. 0.999
-teacher = ''                 # distillation teacher: a train.py checkpoint, e.g. runs/resnet18/ckpt_best.pt
-distill = 'none'             # none | soft (KL at distill_tau) | hard (DeiT; needs --dist_token=True)
-distill_alpha = 0.5          # weight of the distillation term; (1 - alpha) on the label cross-entropy
-distill_tau = 1.0            # softmax temperature of soft distillation
-# system
-device = 'auto'              # auto = cuda, then mps, then cpu
-dtype = 'auto'               # auto = bfloat16 autocast on cuda and on CPUs with native bf16, else float32
-compile = 'auto'             # auto = on for cuda only (on this 2-core CPU it does not pay back, see README)
-seed = 0                     # model init, batch order, augmentation
-out_dir = 'runs'             # runs go to out_dir/name
-name = ''                    # run folder out_dir/name; '' = a timestamp
-resume = False               # continue out_dir/name from ckpt_last.pt
-overwrite = False            # replace a run that already exists in out_dir/name
-time_limit = 0.0             # minutes of training (0 = none); the schedule runs on elapsed time
-max_steps = 0                # stop after this many optimizer steps (0 = none); for smoke tests
-log_interval = 25            # steps between progress-bar updates (each costs one host-device sync)
-debug = False                # show tracebacks for bad input
-CHOICES = dict(vit.CHOICES, model=models.MODELS, dataset=data.DATASETS, optimizer=techniques.OPTIMIZERS,
-               augment=data.AUGMENTS, distill=techniques.DISTILL,
-               device=('auto', 'cpu', 'cuda', 'mps'), dtype=('auto', 'float32', 'bfloat16'),
-               compile=('auto', 'True', 'False'), preset=('',) + tuple(vit.PRESETS))
-# The allowed values of every flag that is not a bool or a choice: a numeric range ('>= 1', 'in [0, 1)', typed
-# alternatives joined by 'or'; configurator.parse_range), or what a free-text flag holds. configurator checks
-# the ranges before anything loads; --help and the README's flag table show them; tests/test_flags.py fails
-# for a flag that has none. A new flag: one line here.
-RANGES = dict(
-    img_size='>= 0', in_chans='>= 1', num_classes='>= 1', patch_size='>= 1', dim='>= 1', depth='>= 1', heads='>= 1',
-    head_dim='>= 0', mlp_ratio='> 0', n_cls='>= 1', n_reg='>= 0', layerscale='>= 0', q_rank='>= 0', kv_rank='>= 0',
-    dropout='in [0, 1)', attn_dropout='in [0, 1)', drop_path='in [0, 1)', pos_std='>= 0',
-    data_dir='path', val_size='int >= 0 or float in (0, 1)', subset='>= 0',
-    batch_size='>= 1', epochs='>= 1', lr='>= 0', min_lr='>= 0', warmup_epochs='>= 0', weight_decay='>= 0',
-    grad_clip='>= 0', label_smoothing='in [0, 1)',
-    color_jitter='in [0, 1]', stem_init='path', stem_freeze_epochs='>= 0', norm_eps='>= 0',
-    weights="'', imagenet, random or a path (resnet18/34/50, vit as ViT-B/16)",
-    erasing='in [0, 1]', mixup='>= 0', cutmix='>= 0', mix_prob='in [0, 1]', mix_switch_prob='in [0, 1]',
-    repeat_aug='>= 1', workers='>= 0', ema='in [0, 1)', teacher='path', distill_alpha='in [0, 1]', distill_tau='> 0',
-    seed='in [0, 4294967295]', out_dir='path', name='folder name', time_limit='>= 0', max_steps='>= 0',
-    log_interval='>= 1',
+# Every flag, one row: name, default, allowed values, meaning; a string starts a section. Allowed values: a choice
+# tuple, 'bool', a range ('>= 1', 'in [0, 1)', typed alternatives joined by 'or'; configurator.parse_range) checked
+# before anything loads, or what a free-text flag holds (checked where it is used). The rows become the globals,
+# --help and docs/flags.md (python train.py --help=markdown). A new flag: its row, and the code that uses it.
+VIT = {row[0]: row for row in vit.FLAGS if row[0] != 'img_size'}  # ViTConfig's fields: their rows and checks are in vit.py
+FLAGS = configurator.table(
+    'model',
+    ('model', 'vit', models.MODELS, "the network"),
+    ('preset', '', ('',) + tuple(vit.PRESETS), "ViT width/depth/heads preset, applied before the other flags"),
+    ('img_size', 0, '>= 0', "resize (shorter side) and center-crop every image to img_size x img_size; 0 = native"),
+    *VIT.values(),  # every ViTConfig field (patch_size, dim, depth, ...) is a flag too
+    ('stem_init', '', 'path', "patch_embed=resnet18: start the stem from this train.py resnet18 checkpoint ('' = random)"),
+    ('stem_freeze_epochs', 0, '>= 0', "patch_embed=resnet18: stem frozen (no gradients, BatchNorm in eval mode) for the first N epochs"),
+    ('weights', '', "'', imagenet, random or a path (resnet18/34/50, vit as ViT-B/16)",
+     "start from: '' our init; imagenet (torchvision's ImageNet weights); PATH (a saved torchvision state dict); "
+     "random (their architecture, untrained)"),
+    'data',
+    ('dataset', 'cifar10', data.DATASETS, "the data (cifar: torchvision downloads it into data_dir)"),
+    ('data_dir', 'data', 'path', "where the data is (imagefolder: data_dir/{train,test}/<class>/<image>), or goes"),
+    ('val_size', 'auto', 'int >= 0 or float in (0, 1)',
+     "held out of train for model selection, the same images for every seed: a count, a share (0.1), or "
+     "10% (<= 5000, >= 1/class)"),
+    ('subset', 0, '>= 0', "train on this many images (0 = all that val_size leaves)"),
+    'optimisation',
+    ('batch_size', 128, '>= 1', "training batch"),
+    ('epochs', 100, '>= 1', "the schedule's length when there is no time_limit"),
+    ('lr', 1e-3, '>= 0', "peak learning rate"),
+    ('min_lr', 1e-5, '>= 0', "end of the cosine"),
+    ('warmup_epochs', 5, '>= 0', "as a fraction of `epochs`, it also sets the warmup of time-limited runs"),
+    ('weight_decay', 0.05, '>= 0', "decoupled, on matrices and conv kernels only"),
+    ('optimizer', 'adamw', techniques.OPTIMIZERS, "adamw; lion (lr 3-10x lower, weight_decay 3-10x higher); sgd (Nesterov; weight_decay ~5e-4)"),
+    ('grad_clip', 1.0, '>= 0', "gradient-norm clip; 0 = off"),
+    ('label_smoothing', 0.1, 'in [0, 1)', "cross-entropy label smoothing"),
+    'training techniques',  # data.Loader does augmentation and mixing; techniques.py the rest
+    ('augment', 'none', data.AUGMENTS, "per-image policy (autoaugment: the CIFAR-10 policy)"),
+    ('color_jitter', 0.0, 'in [0, 1]', "strength s: brightness, contrast, saturation by up to s, hue by up to s/4 (0 = off)"),
+    ('erasing', 0.0, 'in [0, 1]', "random-erasing probability per image"),
+    ('mixup', 0.0, '>= 0', "mixup alpha (0 = off)"),
+    ('cutmix', 0.0, '>= 0', "cutmix alpha (0 = off)"),
+    ('mix_prob', 1.0, 'in [0, 1]', "probability that a batch is mixed, when mixup or cutmix is on"),
+    ('mix_switch_prob', 0.5, 'in [0, 1]', "with both on: probability that a mixed batch uses cutmix rather than mixup"),
+    ('repeat_aug', 1, '>= 1', "DeiT repeated augmentation: each image k times per epoch (epoch length unchanged)"),
+    ('workers', 2, '>= 0', "DataLoader processes running the augment policy (unused with augment=none)"),
+    ('ema', 0.0, 'in [0, 1)', "per-step decay of an EMA of the weights (0 = off), e.g. 0.999; validated too, the better kept"),
+    ('teacher', '', 'path', "distillation teacher: a train.py checkpoint, e.g. runs/resnet18/ckpt_best.pt"),
+    ('distill', 'none', techniques.DISTILL, "soft: KL at distill_tau; hard: DeiT's (needs --dist_token=True)"),
+    ('distill_alpha', 0.5, 'in [0, 1]', "weight of the distillation term; (1 - alpha) on the label cross-entropy"),
+    ('distill_tau', 1.0, '> 0', "softmax temperature of soft distillation"),
+    'system',
+    ('device', 'auto', ('auto', 'cpu', 'cuda', 'mps'), "auto = cuda, then mps, then cpu"),
+    ('dtype', 'auto', ('auto', 'float32', 'bfloat16'), "auto = bfloat16 autocast on cuda and on CPUs with native bf16, else float32"),
+    ('compile', 'auto', ('auto', 'True', 'False'),
+     "torch.compile, block by block for ViTs; auto = on for cuda only (on a 2-core CPU it does not pay back, see README)"),
+    ('seed', 0, 'in [0, 4294967295]', "model init, batch order, augmentation"),
+    ('out_dir', 'runs', 'path', "runs go to out_dir/name"),
+    ('name', '', 'folder name', "run folder out_dir/name; '' = a timestamp"),
+    ('resume', False, 'bool', "continue out_dir/name from ckpt_last.pt"),
+    ('overwrite', False, 'bool', "replace a run that already exists in out_dir/name"),
+    ('time_limit', 0.0, '>= 0', "minutes of training (0 = none); the schedule runs on elapsed time"),
+    ('max_steps', 0, '>= 0', "stop after this many optimizer steps (0 = none); for smoke tests"),
+    ('log_interval', 25, '>= 1', "steps between progress-bar updates (each costs one host-device sync)"),
+    ('debug', False, 'bool', "show tracebacks for bad input"),
 )
-defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
+defaults = {name: flag.default for name, flag in FLAGS.items()}
+globals().update(defaults)
 
 
 def fail(message, code=2):
@@ -109,15 +100,19 @@ def fail(message, code=2):
     sys.exit(code)
 
 
+if '--help=markdown' in sys.argv[1:]:  # docs/flags.md's tables
+    print(configurator.markdown(FLAGS))
+    sys.exit(0)
 if '--help' in sys.argv[1:] or '-h' in sys.argv[1:]:
-    print(configurator.help_text(defaults, CHOICES, RANGES, configurator.flag_docs(defaults, __file__, vit.__file__),
-                                 'usage: python train.py [config.py ...] [--name=value ...]  (config files are '
-                                 'plain assignments; later arguments win)'))
+    print(configurator.help_text(FLAGS, 'usage: python train.py [config.py ...] [--name=value ...]  (config files are '
+                                        'plain assignments; later arguments win)'))
     sys.exit(0)
 debug = '--debug=True' in sys.argv
 try:
-    config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS, RANGES)
-    if config['model'] == 'vit':  # the model's own checks (heads divide dim, rope widths, ...) before any data
+    config = configurator.configure(defaults, sys.argv[1:], {k: f.allowed for k, f in FLAGS.items() if k not in VIT},
+                                    vit.PRESETS)
+    vit.check_fields({k: config[k] for k in VIT})  # ViTConfig's checks alone: each field's range (any model), then
+    if config['model'] == 'vit':  # the model's (heads divide dim, rope widths, ...), before any data
         models.vit_config({**config, 'img_size': config['img_size'] or config['patch_size']})
 except (configurator.ConfigError, ValueError) as e:
     fail(e)

@@ -5,77 +5,70 @@ Token order inside the model: [cls * n_cls, dist?, reg * n_reg, patches].
 """
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import configurator
 import resnet
 
-CHOICES = {
-    'ffn': ('gelu', 'swiglu'),
-    'norm': ('layernorm', 'rmsnorm'),
-    'patch_embed': ('linear', 'overlap', 'conv', 'resnet18'),
-    'pos_emb': ('none', 'learned', 'sincos1d', 'sincos2d', 'rope1d', 'rope2d'),
-    'pool': ('cls', 'mean'),
-    'attn': ('mha', 'mla'),
-    'patch_init': ('default', 'whiten'),
-    'init': ('torch', 'trunc_normal'),
-}
+
+def flag(default, allowed, meaning):
+    """A ViTConfig field, which is also a flag of train.py and bench.py: its default, its allowed values (a choice
+    tuple, 'bool', or a numeric range such as '>= 1' or 'in [0, 1)', see configurator.parse_range) and its meaning,
+    which ViTConfig checks and train.py's --help and docs/flags.md show."""
+    return field(default=default, metadata={'allowed': allowed, 'meaning': meaning})
 
 
 @dataclass
 class ViTConfig:
-    img_size: int = 32         # input side (train.py: from the data)
-    in_chans: int = 3          # input channels (train.py: from the data)
-    num_classes: int = 10      # classes (train.py: from the data)
-    patch_size: int = 4        # patch side; must divide img_size
-    dim: int = 192             # width
-    depth: int = 6             # blocks
-    heads: int = 3             # attention heads
-    head_dim: int = 0          # per-head width; 0 = dim // heads
-    mlp_ratio: float = 4.0     # FFN hidden width / dim (swiglu: times 2/3, so parameters match)
-    ffn: str = 'gelu'          # feed-forward kind
-    norm: str = 'layernorm'    # every normalisation layer
-    qk_norm: bool = False      # normalise q and k per head before the dot product
-    patch_embed: str = 'linear'  # strided conv; overlapping conv (kernel > stride); conv stem then patchify
-    pos_emb: str = 'learned'   # how position enters (sincos: fixed; rope: rotary on q and k)
-    cls_pos: bool = True       # prefix tokens (cls, dist, registers) get a position too
-    pool: str = 'cls'          # what the head reads
-    n_cls: int = 1             # CLS tokens, concatenated for the head
-    n_reg: int = 0             # register tokens, dropped before the head
-    layerscale: float = 0.0    # 0 = off, else the init value of the per-channel gain
-    attn: str = 'mha'          # full attention or multi-head latent attention (low-rank q and kv)
-    q_rank: int = 0            # MLA: 0 = full-rank queries
-    kv_rank: int = 0           # MLA: width of the shared key/value latent
-    dropout: float = 0.0       # dropout on embeddings and residual branches
-    attn_dropout: float = 0.0  # dropout on attention probabilities
-    drop_path: float = 0.0     # stochastic depth, linear over depth up to this rate
-    patch_init: str = 'default'  # whiten: the patch projection from the data's patch covariance
-    dist_token: bool = False   # DeiT distillation token and head
+    img_size: int = flag(32, '>= 1', "input side (train.py: from the data)")
+    in_chans: int = flag(3, '>= 1', "input channels (train.py: from the data)")
+    num_classes: int = flag(10, '>= 1', "classes (train.py: from the data)")
+    patch_size: int = flag(4, '>= 1', "patch side; must divide img_size")
+    dim: int = flag(192, '>= 1', "width")
+    depth: int = flag(6, '>= 1', "blocks")
+    heads: int = flag(3, '>= 1', "attention heads")
+    head_dim: int = flag(0, '>= 0', "per-head width; 0 = dim // heads")
+    mlp_ratio: float = flag(4.0, '> 0', "FFN hidden width / dim (swiglu: times 2/3, so parameters match)")
+    ffn: str = flag('gelu', ('gelu', 'swiglu'), "feed-forward kind")
+    norm: str = flag('layernorm', ('layernorm', 'rmsnorm'), "every normalisation layer")
+    qk_norm: bool = flag(False, 'bool', "normalise q and k per head before the dot product")
+    patch_embed: str = flag('linear', ('linear', 'overlap', 'conv', 'resnet18'),
+                            "strided conv; overlapping conv (kernel > stride); conv stem then patchify; "
+                            "the first stages of the CIFAR ResNet-18")
+    pos_emb: str = flag('learned', ('none', 'learned', 'sincos1d', 'sincos2d', 'rope1d', 'rope2d'),
+                        "how position enters (sincos: fixed; rope: rotary on q and k; 2d: half the channels per axis)")
+    cls_pos: bool = flag(True, 'bool', "prefix tokens (cls, dist, registers) get a position too")
+    pool: str = flag('cls', ('cls', 'mean'), "what the head reads")
+    n_cls: int = flag(1, '>= 1', "CLS tokens, concatenated for the head")
+    n_reg: int = flag(0, '>= 0', "register tokens, dropped before the head")
+    layerscale: float = flag(0.0, '>= 0', "0 = off, else the init value of the per-channel gain on each residual branch")
+    attn: str = flag('mha', ('mha', 'mla'), "full attention or multi-head latent attention (low-rank q and kv)")
+    q_rank: int = flag(0, '>= 0', "MLA: 0 = full-rank queries")
+    kv_rank: int = flag(0, '>= 0', "MLA: width of the shared key/value latent (mla needs it)")
+    dropout: float = flag(0.0, 'in [0, 1)', "dropout on embeddings and residual branches")
+    attn_dropout: float = flag(0.0, 'in [0, 1)', "dropout on attention probabilities")
+    drop_path: float = flag(0.0, 'in [0, 1)', "stochastic depth, linear over depth up to this rate")
+    patch_init: str = flag('default', ('default', 'whiten'), "whiten: the patch projection from the data's patch covariance")
+    dist_token: bool = flag(False, 'bool', "DeiT distillation token and head")
     # init, pos_std, patch_norm: the defaults learn fastest at small budgets (exps/recipe.py, README)
-    init: str = 'torch'        # weights: PyTorch's default init, or the ViT paper's truncated normal (std 0.02)
-    pos_std: float = 1.0       # init std of learned position embeddings (vit-pytorch's; the ViT paper's: 0.02)
-    patch_norm: bool = True    # LayerNorm on each patch's pixels before the projection (linear only) and on the tokens after
-    bias: bool = True          # biases on the qkv, fc1 and fc2 linears (minivit's reference has none)
-    norm_eps: float = 0.0      # epsilon of every norm layer; 0 = PyTorch's default (LayerNorm 1e-5); torchvision's and timm's ViTs: 1e-6
-    check_attention: bool = False  # debugging: assert softmax rows sum to 1, shapes, no NaN, in every attention
+    init: str = flag('torch', ('torch', 'trunc_normal'),
+                     "weights: PyTorch's default init, or the ViT paper's truncated normal (std 0.02)")
+    pos_std: float = flag(1.0, '>= 0', "init std of learned position embeddings (vit-pytorch's; the ViT paper's: 0.02)")
+    patch_norm: bool = flag(True, 'bool', "LayerNorm on each patch's pixels before the projection (linear only) "
+                                          "and on the tokens after")
+    bias: bool = flag(True, 'bool', "biases on the qkv, fc1 and fc2 linears (minivit's reference has none)")
+    norm_eps: float = flag(0.0, '>= 0', "epsilon of every norm layer; 0 = PyTorch's default (LayerNorm 1e-5); "
+                                        "torchvision's and timm's ViTs: 1e-6")
+    check_attention: bool = flag(False, 'bool', "debugging: assert shapes, no NaN, softmax rows >= 0 summing to 1, "
+                                                "in every attention (host syncs; nothing when off)")
 
     def __post_init__(self):
         """Stop impossible configs here, naming the flag, so no half-built model ever runs."""
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        for name in ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'n_cls'):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
-        for name in ('head_dim', 'n_reg', 'q_rank', 'kv_rank', 'layerscale', 'norm_eps'):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
-        for name in ('dropout', 'attn_dropout', 'drop_path'):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        check_fields(vars(self))
         if self.patch_embed == 'resnet18' and self.patch_size not in (1, 2, 4, 8):
             raise ValueError(f"patch_embed=resnet18 strides by its stages (2 per stage after the first): patch_size={self.patch_size} "
                              f"must be 1, 2, 4 or 8 (4: stem + 3 stages, the baseline's 64 tokens at 32x32)")
@@ -83,8 +76,6 @@ class ViTConfig:
             raise ValueError(f"patch_size={self.patch_size} must divide img_size={self.img_size}")
         if self.head_dim == 0 and self.dim % self.heads:
             raise ValueError(f"heads={self.heads} does not divide dim={self.dim}; set head_dim to choose the per-head width")
-        if self.mlp_ratio <= 0:
-            raise ValueError(f"mlp_ratio={self.mlp_ratio} must be positive")
         hd = self.head_dim or self.dim // self.heads
         if self.pos_emb == 'rope1d' and hd % 2:
             raise ValueError(f"pos_emb=rope1d rotates pairs of channels: head width {hd} (dim/heads or head_dim) must be even")
@@ -94,8 +85,6 @@ class ViTConfig:
             raise ValueError("attn=mla needs kv_rank > 0 (the width of the key/value latent)")
         if self.attn == 'mha' and (self.q_rank or self.kv_rank):
             raise ValueError("q_rank and kv_rank only apply to attn=mla")
-        if self.pos_std < 0:
-            raise ValueError(f"pos_std={self.pos_std} must be >= 0")
         if self.patch_init == 'whiten' and self.patch_embed != 'linear':
             raise ValueError("patch_init=whiten needs patch_embed=linear (it whitens raw pixel patches)")
 
@@ -126,6 +115,19 @@ PRESETS = {
 
 def config_fields():
     return {f.name: f.default for f in fields(ViTConfig)}
+
+
+FLAGS = [(f.name, f.default, f.metadata['allowed'], f.metadata['meaning']) for f in fields(ViTConfig)]  # train.py's rows
+CHOICES = {name: allowed for name, _, allowed, _ in FLAGS if isinstance(allowed, tuple)}
+
+
+def check_fields(values):
+    """Each ViTConfig field in `values` against its allowed values: a ConfigError (a ValueError) in one line that
+    names the flag, the value and what is allowed. ViTConfig checks its fields here, and train.py, for any model,
+    before it knows the image size."""
+    for f in fields(ViTConfig):
+        if f.name in values:
+            configurator.check(f.name, values[f.name], f.default, f.metadata['allowed'])
 
 
 # ----------------------------------------------------------------------------- positions
