@@ -71,8 +71,8 @@ fill = 'auto'                # also time this ViT preset at fill_batch, a model 
 fill_batch = 512
 out = ''                     # JSON path; '' = runs/bench/<model>-<time>.json
 one = ''                     # internal: "mode,dtype,impl" measured by this process
-CHOICES = dict(vit.CHOICES, model=models.MODELS, device=('auto', 'cpu', 'cuda', 'mps'), preset=('',) + tuple(vit.PRESETS),
-               dataset=data.DATASETS, augment=data.AUGMENTS, fill=('auto', '') + tuple(vit.PRESETS))
+CHOICES = dict(model=models.MODELS, device=('auto', 'cpu', 'cuda', 'mps'), preset=('',) + tuple(vit.PRESETS),
+               dataset=data.DATASETS, augment=data.AUGMENTS, fill=('auto', '') + tuple(vit.PRESETS))  # ViT fields: ViTConfig's
 defaults = {k: v for k, v in globals().items() if not k.startswith('_') and type(v) in (int, float, bool, str)}
 TINY = dict(dim=32, depth=1, heads=2, batch_size=8, eval_batch=16, steps=3, modes='eager', references=False, fill='')
 
@@ -87,6 +87,7 @@ try:
     config = configurator.configure(defaults, sys.argv[1:], CHOICES, vit.PRESETS, file_only=TRAIN_FLAGS)
     if config['tiny']:
         config = configurator.configure({**defaults, **TINY}, sys.argv[1:], CHOICES, vit.PRESETS, file_only=TRAIN_FLAGS)
+    vit.check_fields(config)  # each ViT field against its allowed values, as train.py
 except configurator.ConfigError as e:
     sys.exit(f"error: {e}")
 globals().update(config)
