@@ -228,8 +228,7 @@ def effect_chart(fig, studies):
         for ev, filled, dy in ((long, True, 0.18), (short, False, -0.18 if long else 0)):
             if ev is None:
                 continue
-            state = analysis.verdict(dict(ev, diffs=np.sign(ev['mean']) * ev['diffs'], mean=abs(ev['mean'])))[0]
-            colour = NEUTRAL if state != 'supported' else GOOD if ev['mean'] > 0 else BAD
+            colour = {'higher': GOOD, 'lower': BAD}.get(analysis.direction(ev), NEUTRAL)
             marker = shapes.setdefault(ev['length'], ('o', filled) if filled else ('DsvP'[len(shapes) % 4], filled))[0]
             ax.errorbar(ev['mean'], i + dy, xerr=ev['std'] if len(ev['diffs']) > 1 else None, fmt=marker, ms=11,
                         color=colour, mfc=colour if filled else 'white', mew=2.5, capsize=5, elinewidth=2)
@@ -286,18 +285,15 @@ def draw_curves(fig, groups):
     over seeds, a band from min to max. A run still going is drawn to where it is and says so."""
     axes = fig.subplots(1, 2)
     for (variant, group), c in zip(groups.items(), ('tab:blue', 'tab:orange')):
-        n = min(len(r['history']) for r in group)
+        n = len(analysis.curve(group, 'val_acc')[0])
         if not n:
             continue
-        epochs = np.arange(1, n + 1)
-        total = group[0]['config']['epochs']
-        tag = f"{total} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
+        tag = f"{group[0]['config']['epochs']} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
         for ax, key in zip(axes, ('acc', 'loss')):
             for split, ls in (('train', '--'), ('val', '-')):
-                y = np.array([[h[f"{split}_{key}"] for h in r['history'][:n]] for r in group]) * (100 if key == 'acc' else 1)
-                ax.plot(epochs, y.mean(0), ls=ls, color=c, label=f"{'validation' if split == 'val' else 'train'}, {tag}")
-                if len(group) > 1:
-                    ax.fill_between(epochs, y.min(0), y.max(0), color=c, alpha=0.2)
+                history, y = analysis.curve(group, f"{split}_{key}")
+                style.band(ax, [h['epoch'] + 1 for h in history], y * (100 if key == 'acc' else 1), c, ls=ls,
+                           label=f"{'validation' if split == 'val' else 'train'}, {tag}")
     axes[0].axhline(10, color='0.4', ls=':', lw=1.5, label='chance')
     axes[0].set_ylabel('accuracy (%)')
     axes[0].set_ylim(0, 100)
