@@ -25,10 +25,6 @@ def studies():
     return analysis.by_study(analysis.load_runs(RESULTS))
 
 
-def table(header, rows):
-    return '\n'.join(['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|'] + rows) + '\n'
-
-
 def convergence():
     """Every long run: epochs done, best validation at 80% and at the end, the gain over the last 20% of the
     planned epochs (once the run has finished), converged or not."""
@@ -39,10 +35,10 @@ def convergence():
             val, epochs = [e['val_acc'] for e in r['history']], r['config']['epochs']
             cut = int(round(0.8 * epochs))
             gain = 100 * (max(val) - max(val[:cut])) if r['status'] == 'done' and len(val) >= epochs else None
-            rows.append(f"| {r['name']} | {len(val)}/{epochs} | {one(max(val[:cut]) if len(val) >= cut else None)} | "
-                        f"{one(max(val, default=None))} | {'-' if gain is None else f'{gain:+.2f}'} | "
-                        f"{'-' if gain is None else 'yes' if gain < CONVERGED else 'no'} | {one(r['final'].get('test_acc'))} |")
-    return table(['run', 'epochs', 'val at 80% (%)', 'best val (%)', 'gain in the last 20% (points)',
+            rows.append([r['name'], f"{len(val)}/{epochs}", one(max(val[:cut]) if len(val) >= cut else None),
+                         one(max(val, default=None)), '-' if gain is None else f'{gain:+.2f}',
+                         '-' if gain is None else 'yes' if gain < CONVERGED else 'no', one(r['final'].get('test_acc'))])
+    return style.md_table(['run', 'epochs', 'val at 80% (%)', 'best val (%)', 'gain in the last 20% (points)',
                   'converged (< 0.5)', 'test (%)'], rows)
 
 
@@ -59,8 +55,8 @@ def short_vs_long():
         a, b = analysis.direction(short), analysis.direction(long)
         held = ('pending' if b is None or a is None else 'held' if a == b else
                 'flipped' if {a, b} == {'higher', 'lower'} else f"{a} -> {b}")
-        rows.append(f"| {words} | {number(short)} | {a or '-'} | {number(long)} | {b or 'pending'} | {held} |")
-    return table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points)', 'reads',
+        rows.append([words, number(short), a or '-', number(long), b or 'pending', held])
+    return style.md_table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points)', 'reads',
                   'verdict'], rows)
 
 
@@ -71,11 +67,11 @@ def staircase():
     for words, v in talk.STAIRCASE:
         s = analysis.summary(variants[v]) if v in variants else dict(done=0, val=0, val_std=0, acc=0, std=0)
         gain = analysis.paired(variants[v], variants[before], 'test_acc') if before in variants and v in variants else []
-        rows.append(f"| {words} (`{v}`) | {SEED_002[v]} | {analysis.pm(s['val'], s['val_std'], s['done'])} | "
-                    f"{analysis.pm(s['acc'], s['std'], s['done'])} | {s['done']} | "
-                    f"{' / '.join(f'{100 * (x - y):+.1f}' for x, y in gain) or '-'} |")
+        rows.append([f"{words} (`{v}`)", SEED_002[v], analysis.pm(s['val'], s['val_std'], s['done']),
+                     analysis.pm(s['acc'], s['std'], s['done']), str(s['done']),
+                     ' / '.join(f'{100 * (x - y):+.1f}' for x, y in gain) or '-'])
         before = v
-    return table(['step', 'seed 002 (test %)', 'ours: val (%)', 'ours: test (%)', 'seeds',
+    return style.md_table(['step', 'seed 002 (test %)', 'ours: val (%)', 'ours: test (%)', 'seeds',
                   'gain over the step before (points)'], rows)
 
 

@@ -68,18 +68,16 @@ def checkpoint_figures(runs_dir, tmp):
     """The PCA and attention-distance figures of the best checkpoints under runs_dir, written into tmp:
     [(title, PNG or None, finding or why there is none)]."""
     out = []
-    for name, make, stem, say in (
-            ('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png', pca_finding),
-            ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f), 'attention_distance.png',
-             attention_finding)):
-        found = {}
+    for name, make, stem in (('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png'),
+                             ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f),
+                              'attention_distance.png')):
+        found = {'finding': 'missing: no finished run with a checkpoint under ' + runs_dir}
         try:
-            paths = make(found)
+            png = next((p for p in make(found) if p.endswith(stem)), None)
         except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
-            paths, found = [], {'error': f"{type(e).__name__}: {e}"}
-            print(f"{name}: {found['error']}")
-        png = next((p for p in paths if p.endswith(stem)), None)
-        out.append((name, png, say(found) if png else found.get('error', 'missing: no finished run with a checkpoint under ' + runs_dir)))
+            png, found['finding'] = None, f"{type(e).__name__}: {e}"
+            print(f"{name}: {found['finding']}")
+        out.append((name, png, found['finding']))
     return out
 
 
@@ -511,21 +509,6 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             pdf.savefig(p.pop('fig'))
     plt.close('all')
     return pages
-
-
-def pca_finding(found):
-    """'class separation of pooled test features: ResNet 0.42 vs ViT 0.18 (between-class share of variance)'"""
-    parts = [f"{k} {v['separation']:.2f}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]['separation'])]
-    return f"class separation of pooled test features: {' vs '.join(parts)} (between-class share of variance)"
-
-
-def attention_finding(found):
-    """'vit_s0: mean attention distance 5.1 px in layer 1, 11.3 px in layer 6 (mean over heads; ...)'"""
-    d = found['distance']
-    if len(d) == 1:
-        return f"{found['name']}: mean attention distance {d[0]:.1f} px in its one layer (mean over heads)"
-    return (f"{found['name']}: mean attention distance {d[0]:.1f} px in layer 1, {d[-1]:.1f} px in layer {len(d)} "
-            f"(mean over heads; max {np.max(d):.1f} px in layer {int(np.argmax(d)) + 1})")
 
 
 if __name__ == '__main__':

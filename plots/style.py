@@ -60,6 +60,12 @@ def band(ax, x, y, colour, **kw):
         ax.fill_between(x, y.min(0), y.max(0), color=colour, alpha=0.2)
 
 
+def md_table(header, rows):
+    """A markdown table from a header and rows, each a list of cells."""
+    row = lambda cells: '| ' + ' | '.join(cells) + ' |'
+    return '\n'.join([row(header), '|---' * len(header) + '|'] + [row(r) for r in rows]) + '\n'
+
+
 def save(fig, out_dir, stem):
     """Write out_dir/stem.png and .pdf; returns the two paths."""
     os.makedirs(out_dir, exist_ok=True)
