@@ -165,6 +165,18 @@ def summary(group):
                 steps=float(np.mean([r['history'][-1]['step'] for r in done if r['history']] or [np.nan])))
 
 
+def curve(group, key):
+    """A history key over the epochs every seed of a variant reached: (those epochs' entries of the first run,
+    for their epoch and step; a (seeds, epochs) array of the key)."""
+    n = min((len(r['history']) for r in group), default=0)
+    return group[0]['history'][:n] if n else [], np.array([[h[key] for h in r['history'][:n]] for r in group], dtype=float)
+
+
+def pm(mean, std, n, digits=1):
+    """'75.9 ± 0.3' (a fraction in percent) over n seeds, '75.9' for one, '-' for none."""
+    return '-' if not n else f"{100 * mean:.{digits}f}" + (f" ± {100 * std:.{digits}f}" if n > 1 else '')
+
+
 def paired(group_a, group_b, key='best_val_acc'):
     """[(a, b)] of final[key] (best validation accuracy, or 'test_acc') of the done runs of two variants that
     share a seed, by seed."""
@@ -314,7 +326,7 @@ def finding(variants):
     ticks, _ = labels(variants)
     flags = swept(variants)
     subject = f"{words(flags[0], sentence=True)} " if len(flags) == 1 else ''
-    pct = lambda r: f"{100 * r['val']:.1f}" + (f" ± {100 * r['val_std']:.1f}" if r['done'] > 1 else '') + '%'
+    pct = lambda r: pm(r['val'], r['val_std'], r['done']) + '%'
     best = max(ok, key=lambda v: ok[v]['val'])
     worst = min((v for v in ok if v != best), key=lambda v: ok[v]['val'], default=best)
     if len(ok) == 1:
@@ -371,6 +383,18 @@ def verdict(ev, same=False):
     if ev['mean'] <= 0:
         return 'flagged', 'sign flipped'
     return ('supported', '') if clear else ('flagged', 'within the seed spread')
+
+
+def direction(ev):
+    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats the spread),
+    'within spread', 'one seed', or None (no finished pair)."""
+    if ev is None:
+        return None
+    if len(ev['diffs']) < 2:
+        return 'one seed'
+    if verdict(ev)[0] == 'supported':
+        return 'higher'
+    return 'lower' if verdict(dict(ev, diffs=-ev['diffs'], mean=-ev['mean']))[0] == 'supported' else 'within spread'
 
 
 def check_claims(studies, claims):

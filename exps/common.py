@@ -73,6 +73,8 @@ def seed_list(text):
         seeds = [int(s) for s in text.split(',') if s.strip()] if ',' in text else list(range(int(text)))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: a count (3) or a comma-separated list (0,1,2)") from None
+    if ',' not in text and not seeds:  # '0' reads as a count of zero seeds; the user almost surely meant seed 0
+        raise argparse.ArgumentTypeError(f"{text!r}: a count of seeds must be >= 1; seed {text} alone is '{text},'")
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"{text!r}: at least one seed, each >= 0, none twice")
     return seeds

@@ -36,14 +36,14 @@ def draw(fig, variants, colour):
     for i, v in enumerate(names):
         r = rows[v]
         ax.text(i, above[i], f"{acc[i]:.1f}%" if r['done'] else 'no done run',
-                ha='center', va='bottom', fontsize=15 if len(names) <= 6 else 12 if not crowded else 10,
+                ha='center', va='bottom', fontsize=10 if crowded else 15,
                 fontweight='bold', rotation=90 if crowded else 0)
         if crowded and not r['diverged']:
             continue
         cost = (f"{r['diverged']}/{r['n']}\ndiverged" if crowded else
                 f"{r['params'] / 1e6:.2f}M params\n{r['flops'] / 1e6:.0f} MFLOPs\n{r['img_s']:.0f} img/s" +
                 (f"\n{r['diverged']}/{r['n']} diverged" if r['diverged'] else ''))
-        ax.text(i, top * 0.03, cost, ha='center', va='bottom', fontsize=11 if len(names) <= 6 else 9,
+        ax.text(i, top * 0.03, cost, ha='center', va='bottom', fontsize=9 if crowded else 11,
                 bbox=dict(facecolor='white', alpha=0.75, edgecolor='none', pad=1.5))
     slant = len(names) > 4 or max(len(t) for t in ticks.values()) > 10
     ax.set_xticks(x, [ticks[v] for v in names], rotation=30 if slant else 0, ha='right' if slant else 'center')

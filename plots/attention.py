@@ -45,7 +45,8 @@ def mean_distance(probs, cfg):
 
 
 def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
-    """Writes the figures; found (a dict), if given, receives {'name', 'distance': per-layer mean over heads}."""
+    """Writes the figures; found (a dict), if given, receives 'finding': 'vit_s0: mean attention distance 5.1 px in
+    layer 1, 11.3 px in layer 6 (mean over heads; ...)'."""
     ckpt = ckpt or analysis.best_checkpoint(analysis.load_runs(runs_dir), vit=True)
     if ckpt is None:
         print('attention: no finished ViT run with a checkpoint')
@@ -73,11 +74,14 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
     fig = style.figure(runs)
     ax = fig.subplots()
     d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
+    m = d.mean(1)
     if found is not None:
-        found.update(name=config['name'], distance=d.mean(1).tolist())
+        found['finding'] = (f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
+                            if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
+                            f"in layer {L} (mean over heads; max {m.max():.1f} px in layer {m.argmax() + 1})")
     for l in range(L):
         ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color='tab:blue', alpha=0.7)
-    ax.plot(np.arange(1, L + 1), d.mean(1), color='black', label='mean over heads')
+    ax.plot(np.arange(1, L + 1), m, color='black', label='mean over heads')
     ax.set_xlabel('layer (block)')
     ax.set_ylabel('mean attention distance (pixels)')
     ax.set_ylim(bottom=0)

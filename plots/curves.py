@@ -3,7 +3,6 @@
 
     python plots/curves.py --runs=runs --out=report/figures
 """
-import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 import style  # first: it puts the repo root (analysis.py) on the path
@@ -17,16 +16,12 @@ def draw(fig, variants, colour):
     axes = fig.subplots(2, 2, sharex=True)
     seeds = []
     for variant, group in variants.items():
-        n = min(len(r['history']) for r in group)  # epochs every seed reached
-        if n == 0:
+        if not analysis.curve(group, PANELS[0])[0]:  # no epoch that every seed reached
             continue
-        epochs = np.array([h['epoch'] for h in group[0]['history'][:n]]) + 1
         for ax, key in zip(axes.flat, PANELS):
-            scale = 100 if key.endswith('acc') else 1
-            y = np.array([[h[key] for h in r['history'][:n]] for r in group], dtype=float) * scale
-            ax.plot(epochs, y.mean(0), color=colour[variant], label=variant, marker='o' if n < 4 else None)
-            if len(group) > 1:
-                ax.fill_between(epochs, y.min(0), y.max(0), color=colour[variant], alpha=0.2)
+            history, y = analysis.curve(group, key)
+            style.band(ax, [h['epoch'] + 1 for h in history], y * (100 if key.endswith('acc') else 1), colour[variant],
+                       label=variant, marker='o' if len(history) < 4 else None)
         seeds.append(len(group))
     for ax, key in zip(axes.flat, PANELS):
         ax.set_title(analysis.words(key))

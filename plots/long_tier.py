@@ -25,86 +25,54 @@ def studies():
     return analysis.by_study(analysis.load_runs(RESULTS))
 
 
-def pct(values):
-    """'75.9 ± 0.3' over seeds, '75.9' for one, '-' for none."""
-    v = 100 * np.array([x for x in values if x is not None and np.isfinite(x)])
-    return '-' if not len(v) else f"{v.mean():.1f}" + (f" ± {v.std(ddof=1):.1f}" if len(v) > 1 else '')
-
-
-def late_gain(run):
-    """Points of validation accuracy gained over the last 20% of the run's planned epochs (best val at the end
-    minus best val at 80%), or None while the run has not finished."""
-    h, epochs = run['history'], run['config']['epochs']
-    if run['status'] != 'done' or len(h) < epochs:
-        return None
-    cut = int(round(0.8 * epochs))
-    return 100 * (max(e['val_acc'] for e in h) - max(e['val_acc'] for e in h[:cut]))
-
-
 def convergence():
-    """Every long run: epochs done, best validation at 80% and at the end, the late gain, converged or not."""
-    rows = ['| run | epochs | val at 80% (%) | best val (%) | gain in the last 20% (points) | converged (< 0.5) | test (%) |',
-            '|---|---|---|---|---|---|---|']
-    for variant, group in studies().get('cpu_long/long', {}).items():
+    """Every long run: epochs done, best validation at 80% and at the end, the gain over the last 20% of the
+    planned epochs (once the run has finished), converged or not."""
+    one = lambda x: '-' if x is None else f"{100 * x:.1f}"
+    rows = []
+    for group in studies().get(talk.LONG, {}).values():
         for r in group:
-            h, epochs = r['history'], r['config']['epochs']
+            val, epochs = [e['val_acc'] for e in r['history']], r['config']['epochs']
             cut = int(round(0.8 * epochs))
-            gain = late_gain(r)
-            rows.append(f"| {r['name']} | {len(h)}/{epochs} | {pct([max((e['val_acc'] for e in h[:cut]), default=None)]) if len(h) >= cut else '-'}"
-                        f" | {pct([max((e['val_acc'] for e in h), default=None)])} | {'-' if gain is None else f'{gain:+.2f}'}"
-                        f" | {'-' if gain is None else 'yes' if gain < CONVERGED else 'no'} | {pct([r['final'].get('test_acc')])} |")
-    return '\n'.join(rows) + '\n'
-
-
-def direction(ev):
-    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats the spread),
-    'within spread', 'one seed', or None (no finished pair)."""
-    if ev is None:
-        return None
-    if len(ev['diffs']) < 2:
-        return 'one seed'
-    state, why = analysis.verdict(ev)
-    if state == 'supported':
-        return 'higher'
-    flipped = dict(ev, diffs=-ev['diffs'], mean=-ev['mean'])
-    return 'lower' if analysis.verdict(flipped)[0] == 'supported' else 'within spread'
+            gain = 100 * (max(val) - max(val[:cut])) if r['status'] == 'done' and len(val) >= epochs else None
+            rows.append([r['name'], f"{len(val)}/{epochs}", one(max(val[:cut]) if len(val) >= cut else None),
+                         one(max(val, default=None)), '-' if gain is None else f'{gain:+.2f}',
+                         '-' if gain is None else 'yes' if gain < CONVERGED else 'no', one(r['final'].get('test_acc'))])
+    return style.md_table(['run', 'epochs', 'val at 80% (%)', 'best val (%)', 'gain in the last 20% (points)',
+                  'converged (< 0.5)', 'test (%)'], rows)
 
 
 def short_vs_long():
     """One row per technique with a screen and a long comparison: each one's paired test-accuracy difference
     and reading, and whether the screen's verdict held at length."""
-    s = studies()
-    rows = ['| technique (vs its baseline) | 2-minute screen (points) | reads | long tier (points) | reads | verdict |',
-            '|---|---|---|---|---|---|']
+    s, rows = studies(), []
+    number = lambda ev: '-' if ev is None else analysis.claim_numbers(ev).rsplit(' (', 1)[0]
     for words, refs in talk.TECHNIQUES:
-        long_refs = [r for r in refs if r[0] == talk.LONG]
-        short_refs = [r for r in refs if r[0].startswith(talk.SCREEN)]
+        long_refs, short_refs = [r for r in refs if r[0] == talk.LONG], [r for r in refs if r[0].startswith(talk.SCREEN)]
         if not (long_refs and short_refs):
             continue
         short, long = analysis.evidence(s, short_refs), analysis.evidence(s, long_refs)
-        a, b = direction(short), direction(long)
+        a, b = analysis.direction(short), analysis.direction(long)
         held = ('pending' if b is None or a is None else 'held' if a == b else
                 'flipped' if {a, b} == {'higher', 'lower'} else f"{a} -> {b}")
-        number = lambda ev: '-' if ev is None else analysis.claim_numbers(ev).rsplit(' (', 1)[0]
-        rows.append(f"| {words} | {number(short)} | {a or '-'} | {number(long)} | {b or 'pending'} | {held} |")
-    return '\n'.join(rows) + '\n'
+        rows.append([words, number(short), a or '-', number(long), b or 'pending', held])
+    return style.md_table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points)', 'reads',
+                  'verdict'], rows)
 
 
 def staircase():
     """Seed 002's staircase beside ours: each step's validation and test accuracy (mean ± std over seeds) and
     its paired test gain over the step before."""
-    variants = studies().get('cpu_long/long', {})
-    rows = ['| step | seed 002 (test %) | ours: val (%) | ours: test (%) | seeds | gain over the step before (points) |',
-            '|---|---|---|---|---|---|']
-    before = None
+    variants, rows, before = studies().get(talk.LONG, {}), [], None
     for words, v in talk.STAIRCASE:
-        done = analysis.done_runs(variants.get(v, []))
+        s = analysis.summary(variants[v]) if v in variants else dict(done=0, val=0, val_std=0, acc=0, std=0)
         gain = analysis.paired(variants[v], variants[before], 'test_acc') if before in variants and v in variants else []
-        rows.append(f"| {words} (`{v}`) | {SEED_002[v]} | {pct([r['final'].get('best_val_acc') for r in done])} | "
-                    f"{pct([r['final']['test_acc'] for r in done])} | {len(done)} | "
-                    f"{' / '.join(f'{100 * (x - y):+.1f}' for x, y in gain) or '-'} |")
+        rows.append([f"{words} (`{v}`)", SEED_002[v], analysis.pm(s['val'], s['val_std'], s['done']),
+                     analysis.pm(s['acc'], s['std'], s['done']), str(s['done']),
+                     ' / '.join(f'{100 * (x - y):+.1f}' for x, y in gain) or '-'])
         before = v
-    return '\n'.join(rows) + '\n'
+    return style.md_table(['step', 'seed 002 (test %)', 'ours: val (%)', 'ours: test (%)', 'seeds',
+                  'gain over the step before (points)'], rows)
 
 
 BLOCKS = dict(convergence=convergence, short_vs_long=short_vs_long, staircase=staircase)
@@ -113,17 +81,15 @@ BLOCKS = dict(convergence=convergence, short_vs_long=short_vs_long, staircase=st
 def curves(out_dir):
     """Validation accuracy against optimizer step, every long variant (mean over its seeds, to the step every
     seed reached), the screen's length marked."""
-    variants = studies().get('cpu_long/long', {})
+    variants = studies().get(talk.LONG, {})
     runs = [r for g in variants.values() for r in g]
-    fig = style.figure(runs)
+    fig, colour = style.figure(runs), style.colours(runs)
     ax = fig.subplots()
-    colour = style.colours(runs)
     for v, group in variants.items():
-        n = min(len(r['history']) for r in group)
-        if n:
-            steps = np.array([e['step'] for e in group[0]['history'][:n]]) / 1000
-            val = 100 * np.array([[e['val_acc'] for e in r['history'][:n]] for r in group]).mean(0)
-            ax.plot(steps, val, color=colour[v], label=f"{v} ({len(group)} seed{'s' * (len(group) > 1)})")
+        history, val = analysis.curve(group, 'val_acc')
+        if history:
+            ax.plot(np.array([e['step'] for e in history]) / 1000, 100 * val.mean(0), color=colour[v],
+                    label=f"{v} ({len(group)} seed{'s' * (len(group) > 1)})")
     ax.axvline(0.26, color='0.5', ls='--')
     ax.text(0.3, ax.get_ylim()[0] + 1, 'the 2-minute screen ends here', color='0.4', fontsize=14)
     ax.set(xlabel='optimizer step (thousands; 175 steps of 256 images per epoch)', ylabel='validation accuracy (%)',

@@ -42,7 +42,8 @@ def pooled_features(model, x):
 
 
 def main(runs_dir, out_dir, n=1000, n_show=6, found=None):
-    """Writes the figures; found (a dict), if given, receives {'ViT'|'ResNet': {'name', 'separation'}}."""
+    """Writes the figures; found (a dict), if given, receives 'finding': 'class separation of pooled test features:
+    ResNet 0.42 vs ViT 0.18 (between-class share of variance)'."""
     runs = analysis.load_runs(runs_dir)
     ckpts = {'ViT': analysis.best_checkpoint(runs, vit=True), 'ResNet': analysis.best_checkpoint(runs, vit=False)}
     ckpts = {k: v for k, v in ckpts.items() if v}
@@ -51,15 +52,13 @@ def main(runs_dir, out_dir, n=1000, n_show=6, found=None):
         return []
     fig = style.figure([r for p in ckpts.values() for r in analysis.run_of(p)])
     axes = fig.subplots(1, len(ckpts), squeeze=False)
-    paths = []
+    paths, separation = [], {}
     for ax, (kind, path) in zip(axes[0], ckpts.items()):
         model, config = models.load_model(path)
         x, y, raw, classes = analysis.test_images(config, n)
         feats = pooled_features(model, x)
         proj, ratio = pca(feats, 2)
-        sep = class_separation(feats, y.numpy())
-        if found is not None:
-            found[kind] = dict(name=config['name'], separation=sep)
+        sep = separation[kind] = class_separation(feats, y.numpy())
         for c in range(len(classes)):
             m = (y == c).numpy()
             ax.scatter(proj[m, 0], proj[m, 1], s=10, alpha=0.7, color=plt.get_cmap('tab10')(c % 10), label=classes[c])
@@ -70,6 +69,9 @@ def main(runs_dir, out_dir, n=1000, n_show=6, found=None):
             paths += patch_token_figure(model, x[:n_show], raw[:n_show], config, out_dir, analysis.run_of(path))
     axes[0, -1].legend(loc='center left', bbox_to_anchor=(1, 0.5), markerscale=3)
     fig.suptitle(f"Pooled features of {len(y)} test images, 2-D PCA")
+    if found is not None:
+        found['finding'] = ('class separation of pooled test features: ' + ' vs '.join(
+            f"{k} {v:.2f}" for k, v in sorted(separation.items(), key=lambda kv: -kv[1])) + ' (between-class share of variance)')
     return style.save(fig, out_dir, 'pca_features') + paths
 
 

@@ -68,18 +68,16 @@ def checkpoint_figures(runs_dir, tmp):
     """The PCA and attention-distance figures of the best checkpoints under runs_dir, written into tmp:
     [(title, PNG or None, finding or why there is none)]."""
     out = []
-    for name, make, stem, say in (
-            ('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png', pca_finding),
-            ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f), 'attention_distance.png',
-             attention_finding)):
-        found = {}
+    for name, make, stem in (('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png'),
+                             ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f),
+                              'attention_distance.png')):
+        found = {'finding': 'missing: no finished run with a checkpoint under ' + runs_dir}
         try:
-            paths = make(found)
+            png = next((p for p in make(found) if p.endswith(stem)), None)
         except Exception as e:  # e.g. the checkpoint's dataset is not on this machine
-            paths, found = [], {'error': f"{type(e).__name__}: {e}"}
-            print(f"{name}: {found['error']}")
-        png = next((p for p in paths if p.endswith(stem)), None)
-        out.append((name, png, say(found) if png else found.get('error', 'missing: no finished run with a checkpoint under ' + runs_dir)))
+            png, found['finding'] = None, f"{type(e).__name__}: {e}"
+            print(f"{name}: {found['finding']}")
+        out.append((name, png, found['finding']))
     return out
 
 
@@ -228,8 +226,7 @@ def effect_chart(fig, studies):
         for ev, filled, dy in ((long, True, 0.18), (short, False, -0.18 if long else 0)):
             if ev is None:
                 continue
-            state = analysis.verdict(dict(ev, diffs=np.sign(ev['mean']) * ev['diffs'], mean=abs(ev['mean'])))[0]
-            colour = NEUTRAL if state != 'supported' else GOOD if ev['mean'] > 0 else BAD
+            colour = {'higher': GOOD, 'lower': BAD}.get(analysis.direction(ev), NEUTRAL)
             marker = shapes.setdefault(ev['length'], ('o', filled) if filled else ('DsvP'[len(shapes) % 4], filled))[0]
             ax.errorbar(ev['mean'], i + dy, xerr=ev['std'] if len(ev['diffs']) > 1 else None, fmt=marker, ms=11,
                         color=colour, mfc=colour if filled else 'white', mew=2.5, capsize=5, elinewidth=2)
@@ -286,18 +283,15 @@ def draw_curves(fig, groups):
     over seeds, a band from min to max. A run still going is drawn to where it is and says so."""
     axes = fig.subplots(1, 2)
     for (variant, group), c in zip(groups.items(), ('tab:blue', 'tab:orange')):
-        n = min(len(r['history']) for r in group)
+        n = len(analysis.curve(group, 'val_acc')[0])
         if not n:
             continue
-        epochs = np.arange(1, n + 1)
-        total = group[0]['config']['epochs']
-        tag = f"{total} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
+        tag = f"{group[0]['config']['epochs']} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
         for ax, key in zip(axes, ('acc', 'loss')):
             for split, ls in (('train', '--'), ('val', '-')):
-                y = np.array([[h[f"{split}_{key}"] for h in r['history'][:n]] for r in group]) * (100 if key == 'acc' else 1)
-                ax.plot(epochs, y.mean(0), ls=ls, color=c, label=f"{'validation' if split == 'val' else 'train'}, {tag}")
-                if len(group) > 1:
-                    ax.fill_between(epochs, y.min(0), y.max(0), color=c, alpha=0.2)
+                history, y = analysis.curve(group, f"{split}_{key}")
+                style.band(ax, [h['epoch'] + 1 for h in history], y * (100 if key == 'acc' else 1), c, ls=ls,
+                           label=f"{'validation' if split == 'val' else 'train'}, {tag}")
     axes[0].axhline(10, color='0.4', ls=':', lw=1.5, label='chance')
     axes[0].set_ylabel('accuracy (%)')
     axes[0].set_ylim(0, 100)
@@ -515,21 +509,6 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             pdf.savefig(p.pop('fig'))
     plt.close('all')
     return pages
-
-
-def pca_finding(found):
-    """'class separation of pooled test features: ResNet 0.42 vs ViT 0.18 (between-class share of variance)'"""
-    parts = [f"{k} {v['separation']:.2f}" for k, v in sorted(found.items(), key=lambda kv: -kv[1]['separation'])]
-    return f"class separation of pooled test features: {' vs '.join(parts)} (between-class share of variance)"
-
-
-def attention_finding(found):
-    """'vit_s0: mean attention distance 5.1 px in layer 1, 11.3 px in layer 6 (mean over heads; ...)'"""
-    d = found['distance']
-    if len(d) == 1:
-        return f"{found['name']}: mean attention distance {d[0]:.1f} px in its one layer (mean over heads)"
-    return (f"{found['name']}: mean attention distance {d[0]:.1f} px in layer 1, {d[-1]:.1f} px in layer {len(d)} "
-            f"(mean over heads; max {np.max(d):.1f} px in layer {int(np.argmax(d)) + 1})")
 
 
 if __name__ == '__main__':

@@ -53,6 +53,19 @@ def figure(runs=None, footer=None, title=None, finding=''):
     return fig
 
 
+def band(ax, x, y, colour, **kw):
+    """The mean over seeds (the rows of y) as a line; with several seeds a band from min to max around it."""
+    ax.plot(x, y.mean(0), color=colour, **kw)
+    if len(y) > 1:
+        ax.fill_between(x, y.min(0), y.max(0), color=colour, alpha=0.2)
+
+
+def md_table(header, rows):
+    """A markdown table from a header and rows, each a list of cells."""
+    row = lambda cells: '| ' + ' | '.join(cells) + ' |'
+    return '\n'.join([row(header), '|---' * len(header) + '|'] + [row(r) for r in rows]) + '\n'
+
+
 def save(fig, out_dir, stem):
     """Write out_dir/stem.png and .pdf; returns the two paths."""
     os.makedirs(out_dir, exist_ok=True)

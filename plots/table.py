@@ -23,9 +23,9 @@ def rows(variants):
     out = []
     for v, group in variants.items():
         s = analysis.summary(group)
-        pm = lambda m, sd: f"{100 * m:.2f} ± {100 * sd:.2f}" if s['done'] > 1 else f"{100 * m:.2f}" if s['done'] else '-'
         done = f"{s['done']}/{s['n']}" + (f" ({s['diverged']} diverged)" if s['diverged'] else '')
-        out.append([v, done, f"{s['steps']:.0f}" if s['done'] else '-', pm(s['val'], s['val_std']), pm(s['acc'], s['std']), f"{s['params'] / 1e6:.2f}",
+        out.append([v, done, f"{s['steps']:.0f}" if s['done'] else '-', analysis.pm(s['val'], s['val_std'], s['done'], 2),
+                    analysis.pm(s['acc'], s['std'], s['done'], 2), f"{s['params'] / 1e6:.2f}",
                     f"{s['flops'] / 1e6:.1f}", f"{s['img_s']:.0f}", f"{s['time_s'] / 60:.1f}" if s['done'] else '-'])
     return out
 
@@ -36,8 +36,7 @@ def caption(study, variants):
 
 
 def markdown(study, variants):
-    lines = [f"{caption(study, variants)}\n", '| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
-    return '\n'.join(lines + ['| ' + ' | '.join(r) + ' |' for r in rows(variants)]) + '\n'
+    return f"{caption(study, variants)}\n\n" + style.md_table(COLUMNS, rows(variants))
 
 
 def latex(study, variants):
