@@ -6,7 +6,7 @@
     python train.py --help                            # every flag with its default
     torchrun --nproc_per_node=4 train.py              # DistributedDataParallel over 4 GPUs; batch_size is the global batch
 
-Globals below are the config. Read top to bottom: config, setup, loop, test.
+The flag table FLAGS below is the config (its rows become globals). Read top to bottom: config, setup, loop, test.
 """
 import math
 import os
