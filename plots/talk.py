@@ -66,6 +66,7 @@ TECHNIQUES = [
     ('RoPE 2-D', [(LONG, 'pos_rope2d', 'cpu10'), (f'{SCREEN}/pos_emb', 'rope2d', 'learned')]),
     ('TrivialAugment', [(LONG, 'aug_trivial', 'cpu10'), (f'{SCREEN}/augment', '+augment', 'none')]),
     ('full augmentation', [(LONG, 'aug_full', 'cpu10'), (f'{SCREEN}/augment', '+ema', 'none')]),
+    ('full augmentation, 25 epochs', [(LONG, 'aug_full_half', 'cpu10_half'), (f'{SCREEN}/augment', '+ema', 'none')]),
     ('best combination', [(LONG, 'best', 'cpu10'), (f'{SCREEN}/best', 'best', 'baseline')]),
     ('SwiGLU', [(f'{SCREEN}/ffn', 'swiglu', 'gelu')]),
     ('QK-norm', [(f'{SCREEN}/norm', 'layernorm_qknorm', 'layernorm')]),
