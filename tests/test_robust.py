@@ -10,6 +10,7 @@ import time
 import pytest
 import torch
 
+import lifecycle
 from conftest import ROOT
 
 PY = sys.executable
@@ -216,6 +217,28 @@ def test_second_ctrl_c_aborts_at_once_and_keeps_log(tmp_path):
     assert log['status'] == 'interrupted' and log['error'].startswith('KeyboardInterrupt')
     # a Ctrl-C is held off while an epoch's log and checkpoints are written: they match, even at epoch 0
     assert torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == log['history'][-1]['epoch']
+
+
+def test_ctrl_c_during_an_epochs_writes_waits_for_them(tmp_path, monkeypatch):
+    """An abort (Ctrl-C after a first one) that comes while an epoch's checkpoints and log are written takes
+    effect after them, so the log is never ahead of ckpt_last.pt. In this process: the Ctrl-C is sent from
+    inside the first write."""
+    run = lifecycle.Run(str(tmp_path), rank=0, world_size=1)
+    run.log, written = {'history': []}, []
+
+    def save(path, *args):
+        if not written:
+            os.kill(os.getpid(), signal.SIGINT)
+        written.append(os.path.basename(path))
+    monkeypatch.setattr(run, 'save', save)
+    monkeypatch.setattr(run, 'write_log', lambda: written.append('log.json'))
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # as after a first Ctrl-C
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.end_epoch({'epoch': 0, 'step': 50}, 1.0, 0.5, False)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert written == ['ckpt_best.pt', 'log.json', 'ckpt_last.pt']
 
 
 def test_kill9_leaves_log_and_checkpoint_and_resume_works(tmp_path):
