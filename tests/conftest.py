@@ -22,3 +22,55 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.fspath.basename in SLOW_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
+def run_train(*args, cwd=ROOT):
+    """train.py args, run in this process: (returncode, stdout, stderr) as a subprocess.CompletedProcess, without
+    a new interpreter importing torch (seconds per run). For runs that end on their own; signals, kill -9 and
+    torchrun need a real process. What train.py changes in the process is put back: argv, cwd, signal handlers,
+    sys.excepthook, and the run folder's lock (a later train.py on the same folder would find it held)."""
+    import contextlib
+    import io
+    import runpy
+    import signal
+    import subprocess
+    import warnings
+    import lifecycle
+    saved = dict(argv=sys.argv, cwd=os.getcwd(), excepthook=sys.excepthook,
+                 signals={s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)})
+    runs, open_run = [], lifecycle.open_run
+    lifecycle.open_run = lambda *a, **k: runs.append(open_run(*a, **k)) or runs[-1]
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        sys.argv = ['train.py', *args]
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            # warnings as a fresh interpreter shows them (pytest would record them instead): to stderr, where tests
+            # that ask for one clean line see them, each once per run
+            warnings.resetwarnings()
+            warnings.filterwarnings('default', category=DeprecationWarning, module='__main__')
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.filterwarnings('ignore', category=category, append=True)
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: sys.stderr.write(
+                warnings.formatwarning(message, category, filename, lineno, line))
+            try:
+                runpy.run_path(os.path.join(ROOT, 'train.py'), run_name='__main__')
+                code = 0
+            except SystemExit as e:  # as the interpreter exits: None is 0; a message is printed, and is 1
+                code = e.code or 0
+                if not isinstance(code, int):
+                    print(code, file=sys.stderr)
+                    code = 1
+            except Exception as e:  # an uncaught error: what the excepthook train.py set up does with it (the log)
+                sys.excepthook(type(e), e, e.__traceback__)
+                code = 1
+    finally:
+        lifecycle.open_run = open_run
+        for run in runs:
+            if run.lock is not None:
+                os.close(run.lock)
+        sys.argv, sys.excepthook = saved['argv'], saved['excepthook']
+        os.chdir(saved['cwd'])
+        for s, handler in saved['signals'].items():
+            signal.signal(s, handler)
+    return subprocess.CompletedProcess(['train.py', *args], code, out.getvalue(), err.getvalue())

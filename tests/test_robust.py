@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lifecycle
-from conftest import ROOT
+from conftest import ROOT, run_train
 
 PY = sys.executable
 TINY = ['--dataset=synthetic', '--val_size=100', '--dim=32', '--depth=1', '--heads=2', '--batch_size=50']
@@ -58,9 +58,10 @@ def image_folder(root, classes_train=('a', 'b'), classes_test=('a', 'b'), n=2):
 
 
 def test_bad_input_one_line_no_traceback(tmp_path):
-    """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback."""
+    """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback. train.py
+    runs in this process (conftest.run_train): exits, stderr and warnings as a new interpreter has them."""
     done = tmp_path / 'done'
-    assert run(['--epochs=1', '--name=r'], done)[0] == 0
+    assert run_train(*TINY, f'--out_dir={done}', '--epochs=1', '--name=r').returncode == 0
     ckpt = torch.load(done / 'r' / 'ckpt_last.pt', weights_only=False)
     (tmp_path / 'garbage').mkdir()
     (tmp_path / 'garbage' / 'r').mkdir()
@@ -123,11 +124,9 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         (['--name=r', '--resume=True', '--epochs=1', '--dim=64'], tmp_path / 'other', 'was trained with dim=32 but this run asks for dim=64'),
         (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
     ]
-    procs = []
-    for i in range(0, len(cases), 8):  # 8 at a time: each is mostly `import torch`
-        batch = [start(args, out) for args, out, _ in cases[i:i + 8]]
-        procs += [p.communicate(timeout=120) + (p.returncode,) for p in batch]
-    for (args, _, want), (out, err, code) in zip(cases, procs):
+    for args, out_dir, want in cases:  # in this process: each would be mostly `import torch` in a new one
+        r = run_train(*TINY, f'--out_dir={out_dir}', *args)
+        code, out, err = r.returncode, r.stdout, r.stderr
         lines = err.strip().splitlines()
         print('CASE', ' '.join(args), '->', err.strip())  # pytest -s lists every message
         assert code == 2, (args, code, err)
