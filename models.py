@@ -4,6 +4,7 @@ torchvision's ImageNet weights (--weights).
 train.py, the benchmark, distillation (teacher) and the analysis plots all build models here.
 """
 import dataclasses
+import functools
 import math
 import os
 from collections import OrderedDict
@@ -109,19 +110,30 @@ VIT_AS_TORCHVISION = dict(patch_embed='linear', patch_init='default', patch_norm
                           n_reg=0, dist_token=False, layerscale=0.0, bias=True, head_dim=0)
 
 
-def imagenet_resnet(model, num_classes=1000):
+@functools.cache
+def imagenet_resnet_class():
     """torchvision's ImageNet ResNet (7x7 stride-2 stem and max-pool, made for 224 px), with the features() that
-    the analysis reads, as resnet.ResNet has. torchvision is imported here, not at the top: it pulls in
-    torch._dynamo, which doubles the start-up time of every train.py that never needs it."""
+    the analysis reads, as resnet.ResNet has. Built on first use: importing torchvision pulls in torch._dynamo,
+    which would double the start-up time of every train.py that never needs it."""
     import torchvision
 
     class ImageNetResNet(torchvision.models.ResNet):
         def features(self, x):
             x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
             return torch.flatten(self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))), 1)
+    return ImageNetResNet
 
+
+def __getattr__(name):  # models.ImageNetResNet, as if defined here
+    if name == 'ImageNetResNet':
+        return imagenet_resnet_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def imagenet_resnet(model, num_classes=1000):
+    import torchvision
     block, layers = IMAGENET_RESNETS[model]
-    return ImageNetResNet(getattr(torchvision.models.resnet, block), layers, num_classes=num_classes)
+    return imagenet_resnet_class()(getattr(torchvision.models.resnet, block), layers, num_classes=num_classes)
 
 
 def weights_file(model, weights):
@@ -130,7 +142,7 @@ def weights_file(model, weights):
     if model not in IMAGENET:
         raise ValueError(f"--weights loads torchvision's ImageNet architectures: --model must be one of "
                          f"{', '.join(IMAGENET)}, not {model}")
-    import torchvision  # here, not at the top: see imagenet_resnet
+    import torchvision  # here, not at the top: see imagenet_resnet_class
     url = getattr(torchvision.models, IMAGENET[model]).IMAGENET1K_V1.url
     if weights != 'imagenet':
         if not os.path.isfile(weights):
