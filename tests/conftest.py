@@ -11,16 +11,21 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: trains in subprocesses for seconds to minutes')
 
 
-# whole modules that train in subprocesses (signals, kill -9, torchrun), and single tests elsewhere that do
-SLOW_MODULES = ('test_robust.py', 'test_distributed.py', 'test_exact.py')
+# The quick loop (-m "not slow") leaves out what trains for seconds or more: whole modules that train in
+# subprocesses (signals, kill -9, torchrun, exact reruns, the benchmark's children), single tests elsewhere that
+# train real models or compile, and the tests that read the study runs a fixture trains in subprocesses.
+SLOW_MODULES = ('test_robust.py', 'test_distributed.py', 'test_exact.py', 'test_bench.py')
 SLOW_TESTS = ('test_mixed_folder_trains_with_img_size_and_asks_for_it_without', 'test_synthetic_trains_with_no_other_flag',
-              'test_grayscale_folder_trains_with_one_channel')
+              'test_grayscale_folder_trains_with_one_channel', 'test_config_trains_and_builds_stated_model',
+              'test_learns_synthetic_data', 'test_resnet_stem_init_and_freeze', 'test_compile_model_cpu')
+SLOW_FIXTURES = ('runs',)  # test_studies.py: two studies' smoke runs, 8 processes
 
 
 def pytest_collection_modifyitems(config, items):
     import pytest
     for item in items:
-        if item.fspath.basename in SLOW_MODULES or item.originalname in SLOW_TESTS:
+        if (item.fspath.basename in SLOW_MODULES or item.originalname in SLOW_TESTS
+                or set(SLOW_FIXTURES) & set(getattr(item, 'fixturenames', ()))):
             item.add_marker(pytest.mark.slow)
 
 

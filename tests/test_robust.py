@@ -28,6 +28,12 @@ def run(args, out_dir, timeout=120):
     return p.returncode, out, err
 
 
+def run_here(args, out_dir):
+    """run() for runs that end on their own, in this process (conftest.run_train): no interpreter start-up."""
+    r = run_train(*TINY, f'--out_dir={out_dir}', *args)
+    return r.returncode, r.stdout, r.stderr
+
+
 def read_log(run_dir):
     with open(os.path.join(run_dir, 'log.json')) as f:
         return json.load(f)
@@ -61,7 +67,7 @@ def test_bad_input_one_line_no_traceback(tmp_path):
     """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback. train.py
     runs in this process (conftest.run_train): exits, stderr and warnings as a new interpreter has them."""
     done = tmp_path / 'done'
-    assert run_train(*TINY, f'--out_dir={done}', '--epochs=1', '--name=r').returncode == 0
+    assert run_here(['--epochs=1', '--name=r'], done)[0] == 0
     ckpt = torch.load(done / 'r' / 'ckpt_last.pt', weights_only=False)
     (tmp_path / 'garbage').mkdir()
     (tmp_path / 'garbage' / 'r').mkdir()
@@ -125,8 +131,7 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
     ]
     for args, out_dir, want in cases:  # in this process: each would be mostly `import torch` in a new one
-        r = run_train(*TINY, f'--out_dir={out_dir}', *args)
-        code, out, err = r.returncode, r.stdout, r.stderr
+        code, out, err = run_here(args, out_dir)
         lines = err.strip().splitlines()
         print('CASE', ' '.join(args), '->', err.strip())  # pytest -s lists every message
         assert code == 2, (args, code, err)
@@ -136,14 +141,14 @@ def test_bad_input_one_line_no_traceback(tmp_path):
 
 
 def test_debug_flag_shows_traceback(tmp_path):
-    code, _, err = run(['--heads=0', '--debug=True'], tmp_path)
+    code, _, err = run_here(['--heads=0', '--debug=True'], tmp_path)
     assert code != 0 and 'Traceback' in err and '--heads=0 must be int >= 1' in err
 
 
 def test_overwrite_clears_old_run(tmp_path):
-    assert run(['--epochs=2', '--name=r'], tmp_path)[0] == 0
+    assert run_here(['--epochs=2', '--name=r'], tmp_path)[0] == 0
     # the new run diverges before its first epoch ends: nothing of the old run may be left to resume or test
-    code, _, err = run(['--epochs=2', '--name=r', '--overwrite=True', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    code, _, err = run_here(['--epochs=2', '--name=r', '--overwrite=True', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
     assert code == 3, err
     assert sorted(os.listdir(tmp_path / 'r')) == ['log.json']
     log = read_log(tmp_path / 'r')
@@ -152,7 +157,7 @@ def test_overwrite_clears_old_run(tmp_path):
 
 def test_divergence_stops_with_step(tmp_path):
     """A real divergence (huge lr), not a hook: status diverged, the step recorded, exit 3, no checkpoint."""
-    code, _, err = run(['--epochs=5', '--name=r', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    code, _, err = run_here(['--epochs=5', '--name=r', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
     assert code == 3 and 'diverged: non-finite loss at step' in err and 'Traceback' not in err
     log = read_log(tmp_path / 'r')
     assert log['status'] == 'diverged' and 1 <= log['diverged_step'] <= 10 and log['history'] == []
