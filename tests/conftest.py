@@ -43,8 +43,13 @@ def run_train(*args, cwd=ROOT):
     import lifecycle
     saved = dict(argv=sys.argv, cwd=os.getcwd(), excepthook=sys.excepthook,
                  signals={s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)})
-    runs, open_run = [], lifecycle.open_run
-    lifecycle.open_run = lambda *a, **k: runs.append(open_run(*a, **k)) or runs[-1]
+    runs, Run = [], lifecycle.Run
+
+    class RecordedRun(Run):  # every run folder train.py opens, locked even when it then refuses the run
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            runs.append(self)
+    lifecycle.Run = RecordedRun
     out, err = io.StringIO(), io.StringIO()
     try:
         sys.argv = ['train.py', *args]
@@ -70,7 +75,7 @@ def run_train(*args, cwd=ROOT):
                 sys.excepthook(type(e), e, e.__traceback__)
                 code = 1
     finally:
-        lifecycle.open_run = open_run
+        lifecycle.Run = Run
         for run in runs:
             if run.lock is not None:
                 os.close(run.lock)

@@ -14,7 +14,7 @@ from PIL import Image
 
 import data
 from conftest import ROOT, run_train
-from test_robust import SLOW, TINY, read_log, run, start, wait_for_epochs
+from test_robust import SLOW, TINY, read_log, run_here, start, wait_for_epochs
 
 
 def folder(root, classes=('a', 'b'), n=2):
@@ -135,7 +135,7 @@ def test_a_second_process_on_a_running_run_refuses(tmp_path):
     assert late.returncode == 2 and f'{tmp_path}/r is in use by another train.py process' in err, err
     runner.kill()  # kill -9: the lock goes with the process
     runner.communicate(timeout=30)
-    code, _, err = run(SLOW + ['--resume=True'], tmp_path)
+    code, _, err = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0, err
     assert [h['epoch'] for h in read_log(tmp_path / 'r')['history']] == list(range(6))
 

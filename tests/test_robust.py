@@ -197,7 +197,7 @@ def test_signal_interrupts_then_resume_matches_uninterrupted(tmp_path, sig):
     assert history(log) == history(ref_log)
     assert log['final']['test_acc'] == ref_log['final']['test_acc']
     # resuming a finished run is a no-op, not an error
-    code, out, _ = run(SLOW + ['--resume=True'], tmp_path)
+    code, out, _ = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0 and 'already finished' in out
 
 
@@ -256,9 +256,9 @@ def test_kill9_leaves_log_and_checkpoint_and_resume_works(tmp_path):
     ckpt = torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)
     last = log['history'][-1]['epoch']  # killed between log and checkpoint writes: the log is one epoch ahead
     assert last - 1 <= ckpt['epoch'] <= last
-    code, _, err = run(SLOW, tmp_path)
+    code, _, err = run_here(SLOW, tmp_path)
     assert code == 2 and 'status running' in err  # refuses to clobber it
-    code, _, err = run(SLOW + ['--resume=True'], tmp_path)
+    code, _, err = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0, err
     log = read_log(tmp_path / 'r')
     assert log['status'] == 'done' and [h['epoch'] for h in log['history']] == list(range(6))
