@@ -33,14 +33,10 @@ def torchrun(args, cwd=ROOT, **popen):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
-def start(args, out_dir, ranks):
-    cmd = ['train.py', *FLAGS, f'--out_dir={out_dir}', *args]
-    return torchrun(cmd) if ranks == 2 else subprocess.Popen([PY, *cmd], cwd=ROOT, stdout=subprocess.PIPE,
-                                                             stderr=subprocess.PIPE, text=True)
-
-
 def train(args, out_dir, ranks):
-    p = start(args, out_dir, ranks)
+    cmd = ['train.py', *FLAGS, f'--out_dir={out_dir}', *args]
+    p = torchrun(cmd) if ranks == 2 else subprocess.Popen([PY, *cmd], cwd=ROOT, stdout=subprocess.PIPE,
+                                                          stderr=subprocess.PIPE, text=True)
     out, err = p.communicate(timeout=300)
     return p.returncode, out, err
 
@@ -165,11 +161,10 @@ def test_stem_freeze_under_torchrun(tmp_path):
     (otherwise it waits for the frozen stem's gradients and fails). While frozen (BatchNorm in eval mode) 2 ranks
     match 1 process; after, each rank's BatchNorm sees half the batch, so only the run's completion is compared."""
     args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2']
-    procs = {ranks: start(args, tmp_path / str(ranks), ranks) for ranks in (2, 1)}  # at once: independent runs
     logs = []
-    for ranks, p in procs.items():
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err
+    for ranks in (2, 1):
+        code, _, err = train(args, tmp_path / str(ranks), ranks)
+        assert code == 0, err
         logs.append(read_log(tmp_path / str(ranks) / 'r'))
     two, one = logs
     assert two['status'] == one['status'] == 'done' and [h['epoch'] for h in two['history']] == [0, 1]
