@@ -384,9 +384,11 @@ def make_policy(name, color_jitter=0.0):
     """The per-image torchvision.transforms.v2 policy for `augment`, on uint8 CHW tensors, then colour jitter
     of strength s = color_jitter: brightness, contrast and saturation factors in [1 - s, 1 + s], hue shifted by up
     to s/4 of the colour wheel (torchvision's ColorJitter, the four in random order per image). None: nothing to do."""
-    from torchvision.transforms import v2
     if name not in AUGMENTS:
         raise DataError(f"augment={name!r} is not one of {', '.join(AUGMENTS)}")
+    if name == 'none' and not color_jitter:  # returns before importing torchvision: seconds of start-up saved
+        return None
+    from torchvision.transforms import v2
     jitter = v2.ColorJitter(color_jitter, color_jitter, color_jitter, color_jitter / 4) if color_jitter else None
     policy = {'none': None,
               'autoaugment': v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10),  # the learned CIFAR-10 policy

@@ -174,14 +174,20 @@ class Run:
 
     def on_signal(self, signum, frame):
         """Finish the current step, then write log and checkpoint; a second Ctrl-C aborts at once."""
-        if self.rank == 0:  # os.write: a print here could re-enter a write to stderr (the progress bar) and raise
-            os.write(2, f"\nsignal {signum}: stopping after this step; checkpoint and log follow"
-                        f"{' (Ctrl-C again aborts)' if self.world_size == 1 else ''}\n".encode())
         if self.world_size > 1:  # torchrun: the ranks stop together, at the next check (diverged); torchrun forwards
             self.pending_signal = signum  # a Ctrl-C once more, so a second one is not an abort here (torchrun kills after 30 s)
         else:
             self.stop_signal = signum
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        # the message comes once the abort is armed: whoever reads it may press Ctrl-C again
+        if self.rank == 0:  # os.write: a print here could re-enter a write to stderr (the progress bar) and raise
+            os.write(2, f"\nsignal {signum}: stopping after this step; checkpoint and log follow"
+                        f"{' (Ctrl-C again aborts)' if self.world_size == 1 else ''}\n".encode())
+        # Test hook: VITLAB_TEST_STOP_DELAY=seconds holds the stop here, so that a test's second Ctrl-C surely
+        # arrives before the run ends by itself (a tiny run's step is over in milliseconds). Unset: no delay.
+        delay = os.environ.get('VITLAB_TEST_STOP_DELAY')
+        if delay:
+            time.sleep(float(delay))
 
     def start_epoch(self):
         """The epoch's start time; the clock the ranks agree on starts again from 0."""
@@ -213,13 +219,21 @@ class Run:
     def end_epoch(self, entry, elapsed, score, use_ema):
         """The epoch's entry into the history; ckpt_best.pt when score (the val accuracy of the weights that compete,
         the EMA's when use_ema) beats the best so far, or at every epoch without a val split (score nan); then
-        the log, then ckpt_last.pt."""
-        self.log['history'].append(entry)
-        if math.isnan(score) or score > self.best_val_acc:
-            self.best_val_acc, self.best_epoch = score, entry['epoch']
-            self.save(self.best_path, entry['epoch'], entry['step'], elapsed, use_ema)
-        self.write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
-        self.save(self.last_path, entry['epoch'], entry['step'], elapsed)
+        the log, then ckpt_last.pt. A Ctrl-C during these writes is acted on after them: a second one (an
+        abort) would otherwise leave the log an epoch ahead of ckpt_last.pt, after epoch 0 with no ckpt_last.pt at all."""
+        held = []
+        handler = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+        try:
+            self.log['history'].append(entry)
+            if math.isnan(score) or score > self.best_val_acc:
+                self.best_val_acc, self.best_epoch = score, entry['epoch']
+                self.save(self.best_path, entry['epoch'], entry['step'], elapsed, use_ema)
+            self.write_log()  # log first: killed between the two, resume drops this epoch from history and redoes it (no gap)
+            self.save(self.last_path, entry['epoch'], entry['step'], elapsed)
+        finally:
+            signal.signal(signal.SIGINT, handler)
+        if held and callable(handler):
+            handler(signal.SIGINT, held[0])
 
     def end_training(self, elapsed, peak_mem_mb):
         """The run's totals into the log. A diverged run ends here (exit 3), as does an interrupted one (exit

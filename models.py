@@ -4,13 +4,13 @@ torchvision's ImageNet weights (--weights).
 train.py, the benchmark, distillation (teacher) and the analysis plots all build models here.
 """
 import dataclasses
+import functools
 import math
 import os
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
-import torchvision
 
 import resnet
 from vit import ViT, ViTConfig
@@ -29,7 +29,7 @@ def build_model(config):
     if config['model'] == 'vit':
         return ViT(vit_config(config))
     if config.get('weights') and config['model'] in IMAGENET_RESNETS:
-        return ImageNetResNet(*IMAGENET_RESNETS[config['model']], num_classes=config['num_classes'])
+        return imagenet_resnet(config['model'], config['num_classes'])
     if config['model'] in resnet.BUILDERS:
         return resnet.BUILDERS[config['model']](config['num_classes'], config['in_chans'])
     raise ValueError(f"model={config['model']!r} is not one of {', '.join(MODELS)}")
@@ -99,9 +99,8 @@ def flops_per_image(model, img_shape):
 # of these architectures loads from a file (--weights=PATH), e.g. IMAGENET1K_V2 saved on a machine with internet.
 IMAGENET = {'resnet18': 'ResNet18_Weights', 'resnet34': 'ResNet34_Weights', 'resnet50': 'ResNet50_Weights',
             'vit': 'ViT_B_16_Weights'}
-IMAGENET_RESNETS = {'resnet18': (torchvision.models.resnet.BasicBlock, [2, 2, 2, 2]),
-                    'resnet34': (torchvision.models.resnet.BasicBlock, [3, 4, 6, 3]),
-                    'resnet50': (torchvision.models.resnet.Bottleneck, [3, 4, 6, 3])}
+IMAGENET_RESNETS = {'resnet18': ('BasicBlock', [2, 2, 2, 2]), 'resnet34': ('BasicBlock', [3, 4, 6, 3]),
+                    'resnet50': ('Bottleneck', [3, 4, 6, 3])}  # torchvision.models.resnet's block, layers
 # the input normalisation those weights were trained with; train.py uses it for every --weights run
 IMAGENET_MEAN, IMAGENET_STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
 # how our ViT must be configured to compute what torchvision's VisionTransformer computes (pre-norm blocks, exact
@@ -111,13 +110,30 @@ VIT_AS_TORCHVISION = dict(patch_embed='linear', patch_init='default', patch_norm
                           n_reg=0, dist_token=False, layerscale=0.0, bias=True, head_dim=0)
 
 
-class ImageNetResNet(torchvision.models.ResNet):
+@functools.cache
+def imagenet_resnet_class():
     """torchvision's ImageNet ResNet (7x7 stride-2 stem and max-pool, made for 224 px), with the features() that
-    the analysis reads, as resnet.ResNet has."""
+    the analysis reads, as resnet.ResNet has. Built on first use: importing torchvision pulls in torch._dynamo,
+    which would double the start-up time of every train.py that never needs it."""
+    import torchvision
 
-    def features(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return torch.flatten(self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))), 1)
+    class ImageNetResNet(torchvision.models.ResNet):
+        def features(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            return torch.flatten(self.avgpool(self.layer4(self.layer3(self.layer2(self.layer1(x))))), 1)
+    return ImageNetResNet
+
+
+def __getattr__(name):  # models.ImageNetResNet, as if defined here
+    if name == 'ImageNetResNet':
+        return imagenet_resnet_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def imagenet_resnet(model, num_classes=1000):
+    import torchvision
+    block, layers = IMAGENET_RESNETS[model]
+    return imagenet_resnet_class()(getattr(torchvision.models.resnet, block), layers, num_classes=num_classes)
 
 
 def weights_file(model, weights):
@@ -126,6 +142,7 @@ def weights_file(model, weights):
     if model not in IMAGENET:
         raise ValueError(f"--weights loads torchvision's ImageNet architectures: --model must be one of "
                          f"{', '.join(IMAGENET)}, not {model}")
+    import torchvision  # here, not at the top: see imagenet_resnet_class
     url = getattr(torchvision.models, IMAGENET[model]).IMAGENET1K_V1.url
     if weights != 'imagenet':
         if not os.path.isfile(weights):
@@ -154,7 +171,7 @@ def read_weights(config):
         raise ValueError(f"--weights={path}: holds a {type(sd).__name__}, not a state dict (a dict of tensors: model.state_dict())")
     if config['model'] != 'vit':
         # BatchNorm counters are optional: the V1 files predate them (BatchNorm adds them when it loads)
-        want = {k for k in ImageNetResNet(*IMAGENET_RESNETS[config['model']]).state_dict() if not k.endswith('num_batches_tracked')}
+        want = {k for k in imagenet_resnet(config['model']).state_dict() if not k.endswith('num_batches_tracked')}
         if want - set(sd) or {k for k in sd if not k.endswith('num_batches_tracked')} - want:
             raise ValueError(f"--weights={path}: not a torchvision {config['model']} state dict (missing: "
                              f"{', '.join(sorted(want - set(sd)))[:150]}; unexpected: {', '.join(sorted(set(sd) - want))[:150]})")

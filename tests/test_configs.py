@@ -1,14 +1,12 @@
 """configs/*.py: each is a file of plain assignments that train.py accepts, and builds the model it states."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 import torchvision
 
-from conftest import ROOT
+from conftest import ROOT, run_train
 
 PARAMS = {'cpu10.py': 1_276_522, 'minivit.py': 674_890, 'vit_cifar.py': 6_268_810, 'poorvits.py': 3_588_682,
           'finetune_resnet50.py': 23_528_522,  # torchvision's ResNet-50, 10-class head
@@ -33,12 +31,12 @@ def test_every_config_is_listed():
 def test_config_trains_and_builds_stated_model(name, tmp_path):
     """One step on synthetic data with the file's model and optimiser; the data-side flags are overridden
     only where synthetic data needs it (small batches, no worker processes)."""
-    args = [sys.executable, 'train.py', f'configs/{name}', '--dataset=synthetic', '--val_size=100', '--batch_size=50',
+    args = [f'configs/{name}', '--dataset=synthetic', '--val_size=100', '--batch_size=50',
             '--max_steps=1', '--time_limit=0', '--workers=0', f'--out_dir={tmp_path}', '--name=run']
     if name in PRETRAINED:
         torch.save(getattr(torchvision.models, PRETRAINED[name])().state_dict(), tmp_path / 'weights.pth')
         args += [f'--weights={tmp_path}/weights.pth', '--img_size=32']
-    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    p = run_train(*args)  # in this process: no interpreter start-up
     assert p.returncode == 0, p.stderr[-2000:]
     log = json.load(open(tmp_path / 'run' / 'log.json'))
     assert log['status'] == 'done'

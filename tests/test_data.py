@@ -3,7 +3,6 @@
 every dataset."""
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -12,7 +11,7 @@ import torch
 from PIL import Image
 
 import data
-from conftest import ROOT
+from conftest import ROOT, run_train
 
 TINY = ['--dim=32', '--depth=1', '--heads=2', '--batch_size=4', '--max_steps=2', '--workers=0']
 FORMATS = [('JPEG', 'jpg'), ('PNG', 'png'), ('BMP', 'bmp'), ('WEBP', 'webp')]
@@ -45,17 +44,13 @@ def mixed_folder(root, per_class=4):
     return root
 
 
-def run_train(*args):
-    return subprocess.Popen([sys.executable, 'train.py', *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
 
 
 def test_mixed_folder_trains_with_img_size_and_asks_for_it_without(tmp_path):
     folder = mixed_folder(tmp_path / 'mixed')
     mixed_folder(tmp_path / 'other')
     ok = run_train('--dataset=imagefolder', f'--data_dir={folder}', '--img_size=32', *TINY, f'--out_dir={tmp_path}', '--name=r')
-    native = run_train('--dataset=imagefolder', f'--data_dir={tmp_path / "other"}', *TINY, f'--out_dir={tmp_path}')
-    out, err = ok.communicate(timeout=300)
+    out, err = ok.stdout, ok.stderr
     assert ok.returncode == 0, err
     log = json.load(open(tmp_path / 'r' / 'log.json'))
     assert log['status'] == 'done' and log['config']['img_size'] == 32 and log['config']['in_chans'] == 3
@@ -63,7 +58,8 @@ def test_mixed_folder_trains_with_img_size_and_asks_for_it_without(tmp_path):
     assert log['data'] == {'train': 10, 'val': 3, 'test': 12, 'skipped': 1, 'skipped_files': log['data']['skipped_files']}
     assert log['data']['skipped_files'][0].startswith('train/cat/broken.png (UnidentifiedImageError')
     assert 'skipped 1 unreadable image files' in out
-    _, err = native.communicate(timeout=300)
+    native = run_train('--dataset=imagefolder', f'--data_dir={tmp_path / "other"}', *TINY, f'--out_dir={tmp_path}')
+    err = native.stderr
     assert native.returncode == 2 and err.count('\n') == 1 and 'images differ in size' in err and '--img_size=N' in err, err
 
 
@@ -161,8 +157,7 @@ def test_cifar10_split_is_unchanged():
 
 
 def test_synthetic_trains_with_no_other_flag(tmp_path):
-    r = subprocess.run([sys.executable, 'train.py', '--dataset=synthetic', '--epochs=1', f'--out_dir={tmp_path}', '--name=r'],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = run_train('--dataset=synthetic', '--epochs=1', f'--out_dir={tmp_path}', '--name=r')
     assert r.returncode == 0, r.stderr
     log = json.load(open(tmp_path / 'r' / 'log.json'))
     assert log['status'] == 'done' and log['data'] == {'train': 540, 'val': 60, 'test': 200, 'skipped': 0, 'skipped_files': []}
@@ -190,8 +185,7 @@ def test_grayscale_folder_trains_with_one_channel(tmp_path):
     assert ds['train_x'][:, 0, 0, 0].tolist() == [140, 255, 160, 170, 40, 0, 60, 70]  # 'one' sorts first; 16-bit: its high byte
     r = run_train('--dataset=imagefolder', f'--data_dir={tmp_path / "gray"}', '--patch_size=4', *TINY,
                   f'--out_dir={tmp_path}', '--name=r')
-    _, err = r.communicate(timeout=300)
-    assert r.returncode == 0, err
+    assert r.returncode == 0, r.stderr
     assert json.load(open(tmp_path / 'r' / 'log.json'))['config']['in_chans'] == 1
 
 

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 import data
-from conftest import ROOT
-from test_robust import SLOW, TINY, read_log, run, start, wait_for_epochs
+from conftest import ROOT, run_train
+from test_robust import SLOW, TINY, read_log, run_here, start, wait_for_epochs
 
 
 def folder(root, classes=('a', 'b'), n=2):
@@ -71,7 +71,7 @@ def write(path, text):
 def test_bad_configs_and_run_folders_one_line(tmp_path):
     c = tmp_path / 'configs'
     done = tmp_path / 'done'
-    assert run(['--epochs=1', '--name=r'], done)[0] == 0
+    assert run_train(*TINY, f'--out_dir={done}', '--epochs=1', '--name=r').returncode == 0
     nolog = tmp_path / 'nolog' / 'r'
     nolog.mkdir(parents=True)
     (nolog / 'ckpt_last.pt').write_bytes((done / 'r' / 'ckpt_last.pt').read_bytes())
@@ -95,13 +95,10 @@ def test_bad_configs_and_run_folders_one_line(tmp_path):
         (['--name=r', '--resume=True', '--epochs=1', '--lr=0.01', '--seed=3'], tmp_path / 'other',
          "was trained with lr=0.001, seed=0 but this run asks for lr=0.01, seed=3; resume with the run's flags"),
     ]
-    procs = []
-    for i in range(0, len(cases), 6):  # 6 at a time: each is mostly `import torch`
-        batch = [start(args, out) for args, out, _ in cases[i:i + 6]]
-        procs += [(p, *p.communicate(timeout=180)) for p in batch]
-    for (args, _, want), (p, out, err) in zip(cases, procs):
-        lines = err.strip().splitlines()
-        assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith('error: '), (args, p.returncode, err)
+    for args, out_dir, want in cases:  # in this process: each would be mostly `import torch` in a new one
+        p = run_train(*TINY, f'--out_dir={out_dir}', *args)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith('error: '), (args, p.returncode, p.stderr)
         assert want in lines[0], (args, want, lines[0])
     assert read_log(done / 'r')['status'] == 'done'  # the refused resume left the finished run alone
 
@@ -110,11 +107,11 @@ def test_bad_configs_and_run_folders_one_line(tmp_path):
 def test_a_config_that_imports_and_computes_trains(tmp_path):
     cfg = write(tmp_path / 'computed.py', 'import math\nfrom os import path\nwidth = 2 ** 5\ndim = width\n'
                 'lr = math.sqrt(1e-6)\n_private = 1\n')
-    code, _, err = run([cfg, '--name=r', '--max_steps=2', '--epochs=1'], tmp_path)
-    assert code == 2 and "unknown flag --width" in err  # a helper name must start with _ ...
+    p = run_train(*TINY, f'--out_dir={tmp_path}', cfg, '--name=r', '--max_steps=2', '--epochs=1')
+    assert p.returncode == 2 and "unknown flag --width" in p.stderr  # a helper name must start with _ ...
     write(tmp_path / 'computed.py', 'import math\nfrom os import path\n_width = 2 ** 5\ndim = _width\nlr = math.sqrt(1e-6)\n')
-    code, _, err = run([cfg, '--name=r', '--max_steps=2', '--epochs=1'], tmp_path)
-    assert code == 0, err  # ... and modules it imports are not settings
+    p = run_train(*TINY, f'--out_dir={tmp_path}', cfg, '--name=r', '--max_steps=2', '--epochs=1')
+    assert p.returncode == 0, p.stderr  # ... and modules it imports are not settings
     config = read_log(tmp_path / 'r')['config']
     assert config['dim'] == 32 and config['lr'] == 1e-3
 
@@ -138,7 +135,7 @@ def test_a_second_process_on_a_running_run_refuses(tmp_path):
     assert late.returncode == 2 and f'{tmp_path}/r is in use by another train.py process' in err, err
     runner.kill()  # kill -9: the lock goes with the process
     runner.communicate(timeout=30)
-    code, _, err = run(SLOW + ['--resume=True'], tmp_path)
+    code, _, err = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0, err
     assert [h['epoch'] for h in read_log(tmp_path / 'r')['history']] == list(range(6))
 

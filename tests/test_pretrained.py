@@ -3,15 +3,13 @@ pretrained paths load and train a step through train.py from saved random state 
 missing file or a model that does not fit stops with one line naming --weights."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 import torchvision
 from torchvision.models.vision_transformer import VisionTransformer
 
-from conftest import ROOT
+from conftest import run_train
 import models
 from vit import ViT, ViTConfig
 
@@ -86,10 +84,9 @@ def test_random_weights_build_torchvision_resnet50():
     assert net.features(torch.zeros(1, 3, 64, 64)).shape == (1, 2048)
 
 
-def train(tmp_path, *args, env=None):
-    cmd = [sys.executable, 'train.py', '--dataset=synthetic', '--val_size=100', '--batch_size=50', '--max_steps=1',
-           '--epochs=1', '--workers=0', '--dtype=float32', f'--out_dir={tmp_path}', '--name=run', *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+def train(tmp_path, *args):
+    return run_train('--dataset=synthetic', '--val_size=100', '--batch_size=50', '--max_steps=1', '--epochs=1',
+                     '--workers=0', '--dtype=float32', f'--out_dir={tmp_path}', '--name=run', *args)
 
 
 @pytest.mark.slow
@@ -109,7 +106,7 @@ def test_vit_weights_from_a_file_train_a_step(tmp_path):
 
 
 @pytest.mark.slow
-def test_resnet50_imagenet_weights_from_the_hub_cache_train_a_step(tmp_path):
+def test_resnet50_imagenet_weights_from_the_hub_cache_train_a_step(tmp_path, monkeypatch):
     """--weights=imagenet reads torchvision's file from the torch.hub cache (TORCH_HOME): a random one saved there."""
     url = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url
     os.makedirs(tmp_path / 'hub' / 'checkpoints')
@@ -117,8 +114,8 @@ def test_resnet50_imagenet_weights_from_the_hub_cache_train_a_step(tmp_path):
     with torch.no_grad():
         tv.conv1.weight.add_(1.0)  # far from any init
     torch.save(tv.state_dict(), tmp_path / 'hub' / 'checkpoints' / os.path.basename(url))
-    p = train(tmp_path, '--model=resnet50', '--weights=imagenet', '--optimizer=sgd', '--lr=1e-3', '--warmup_epochs=0',
-              env=dict(os.environ, TORCH_HOME=str(tmp_path)))
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    p = train(tmp_path, '--model=resnet50', '--weights=imagenet', '--optimizer=sgd', '--lr=1e-3', '--warmup_epochs=0')
     assert p.returncode == 0, p.stderr[-2000:]
     log = json.load(open(tmp_path / 'run' / 'log.json'))
     assert log['status'] == 'done' and log['model']['params'] == 23_528_522
@@ -134,8 +131,7 @@ def test_resnet50_imagenet_weights_from_the_hub_cache_train_a_step(tmp_path):
 def test_bad_weights_one_line(tmp_path, args, want):
     torch.save(VisionTransformer(**SMALL).state_dict(), tmp_path / 'sd.pth')
     args = [a.replace('SD', str(tmp_path / 'sd.pth')) for a in args]
-    p = subprocess.run([sys.executable, 'train.py', *args, '--dataset=synthetic', f'--out_dir={tmp_path}'], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+    p = run_train(*args, '--dataset=synthetic', f'--out_dir={tmp_path}')
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 2 and len(lines) == 1 and 'Traceback' not in p.stderr, p.stderr
     for w in want:

@@ -10,21 +10,28 @@ import time
 import pytest
 import torch
 
-from conftest import ROOT
+import lifecycle
+from conftest import ROOT, run_train
 
 PY = sys.executable
 TINY = ['--dataset=synthetic', '--val_size=100', '--dim=32', '--depth=1', '--heads=2', '--batch_size=50']
 
 
-def start(args, out_dir):
+def start(args, out_dir, **popen):
     return subprocess.Popen([PY, 'train.py', *TINY, f'--out_dir={out_dir}', *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def run(args, out_dir, timeout=120):
     p = start(args, out_dir)
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err
+
+
+def run_here(args, out_dir):
+    """run() for runs that end on their own, in this process (conftest.run_train): no interpreter start-up."""
+    r = run_train(*TINY, f'--out_dir={out_dir}', *args)
+    return r.returncode, r.stdout, r.stderr
 
 
 def read_log(run_dir):
@@ -57,9 +64,10 @@ def image_folder(root, classes_train=('a', 'b'), classes_test=('a', 'b'), n=2):
 
 
 def test_bad_input_one_line_no_traceback(tmp_path):
-    """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback."""
+    """Every mistake: exit 2, exactly one stderr line 'error: ...' naming the flag/file, no traceback. train.py
+    runs in this process (conftest.run_train): exits, stderr and warnings as a new interpreter has them."""
     done = tmp_path / 'done'
-    assert run(['--epochs=1', '--name=r'], done)[0] == 0
+    assert run_here(['--epochs=1', '--name=r'], done)[0] == 0
     ckpt = torch.load(done / 'r' / 'ckpt_last.pt', weights_only=False)
     (tmp_path / 'garbage').mkdir()
     (tmp_path / 'garbage' / 'r').mkdir()
@@ -122,11 +130,8 @@ def test_bad_input_one_line_no_traceback(tmp_path):
         (['--name=r', '--resume=True', '--epochs=1', '--dim=64'], tmp_path / 'other', 'was trained with dim=32 but this run asks for dim=64'),
         (['--name=r', '--resume=True', '--epochs=3'], tmp_path / 'badlog', 'is not a readable train.py log'),
     ]
-    procs = []
-    for i in range(0, len(cases), 8):  # 8 at a time: each is mostly `import torch`
-        batch = [start(args, out) for args, out, _ in cases[i:i + 8]]
-        procs += [p.communicate(timeout=120) + (p.returncode,) for p in batch]
-    for (args, _, want), (out, err, code) in zip(cases, procs):
+    for args, out_dir, want in cases:  # in this process: each would be mostly `import torch` in a new one
+        code, out, err = run_here(args, out_dir)
         lines = err.strip().splitlines()
         print('CASE', ' '.join(args), '->', err.strip())  # pytest -s lists every message
         assert code == 2, (args, code, err)
@@ -136,14 +141,14 @@ def test_bad_input_one_line_no_traceback(tmp_path):
 
 
 def test_debug_flag_shows_traceback(tmp_path):
-    code, _, err = run(['--heads=0', '--debug=True'], tmp_path)
+    code, _, err = run_here(['--heads=0', '--debug=True'], tmp_path)
     assert code != 0 and 'Traceback' in err and '--heads=0 must be int >= 1' in err
 
 
 def test_overwrite_clears_old_run(tmp_path):
-    assert run(['--epochs=2', '--name=r'], tmp_path)[0] == 0
+    assert run_here(['--epochs=2', '--name=r'], tmp_path)[0] == 0
     # the new run diverges before its first epoch ends: nothing of the old run may be left to resume or test
-    code, _, err = run(['--epochs=2', '--name=r', '--overwrite=True', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    code, _, err = run_here(['--epochs=2', '--name=r', '--overwrite=True', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
     assert code == 3, err
     assert sorted(os.listdir(tmp_path / 'r')) == ['log.json']
     log = read_log(tmp_path / 'r')
@@ -152,7 +157,7 @@ def test_overwrite_clears_old_run(tmp_path):
 
 def test_divergence_stops_with_step(tmp_path):
     """A real divergence (huge lr), not a hook: status diverged, the step recorded, exit 3, no checkpoint."""
-    code, _, err = run(['--epochs=5', '--name=r', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
+    code, _, err = run_here(['--epochs=5', '--name=r', '--lr=1e6', '--warmup_epochs=0'], tmp_path)
     assert code == 3 and 'diverged: non-finite loss at step' in err and 'Traceback' not in err
     log = read_log(tmp_path / 'r')
     assert log['status'] == 'diverged' and 1 <= log['diverged_step'] <= 10 and log['history'] == []
@@ -192,22 +197,52 @@ def test_signal_interrupts_then_resume_matches_uninterrupted(tmp_path, sig):
     assert history(log) == history(ref_log)
     assert log['final']['test_acc'] == ref_log['final']['test_acc']
     # resuming a finished run is a no-op, not an error
-    code, out, _ = run(SLOW + ['--resume=True'], tmp_path)
+    code, out, _ = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0 and 'already finished' in out
 
 
 def test_second_ctrl_c_aborts_at_once_and_keeps_log(tmp_path):
-    p = start(SLOW, tmp_path)
-    wait_for_epochs(tmp_path / 'r', 1, p)
-    p.send_signal(signal.SIGINT)
-    time.sleep(0.002)
-    p.send_signal(signal.SIGINT)  # if the first is not handled yet, a KeyboardInterrupt wherever the code is
-    _, err = p.communicate(timeout=60)
-    assert p.returncode in (130, -signal.SIGINT), err  # clean stop, or Python's own exit for KeyboardInterrupt
+    """The second Ctrl-C comes while the stop the first asked for is still pending: lifecycle's test hook holds
+    that stop for 60 s, so only an abort (a KeyboardInterrupt, Python's exit by SIGINT) ends the run within 30 s."""
+    p = start(SLOW, tmp_path, env=dict(os.environ, VITLAB_TEST_STOP_DELAY='60'))
+    try:
+        wait_for_epochs(tmp_path / 'r', 1, p)
+        p.send_signal(signal.SIGINT)
+        for line in p.stderr:  # the run says so once the first is handled and the abort armed
+            if line.startswith('signal 2: stopping'):
+                break
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()  # a no-op once it has ended
+    assert p.returncode == -signal.SIGINT, err
+    assert 'KeyboardInterrupt' in err and 'interrupted by signal' not in err  # not the clean stop's exit
     log = read_log(tmp_path / 'r')
-    assert log['status'] == 'interrupted'
-    last = log['history'][-1]['epoch']  # even mid-write: the log is at most one epoch ahead of the checkpoint
-    assert last - 1 <= torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] <= last
+    assert log['status'] == 'interrupted' and log['error'].startswith('KeyboardInterrupt')
+    # a Ctrl-C is held off while an epoch's log and checkpoints are written: they match, even at epoch 0
+    assert torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == log['history'][-1]['epoch']
+
+
+def test_ctrl_c_during_an_epochs_writes_waits_for_them(tmp_path, monkeypatch):
+    """An abort (Ctrl-C after a first one) that comes while an epoch's checkpoints and log are written takes
+    effect after them, so the log is never ahead of ckpt_last.pt. In this process: the Ctrl-C is sent from
+    inside the first write."""
+    run = lifecycle.Run(str(tmp_path), rank=0, world_size=1)
+    run.log, written = {'history': []}, []
+
+    def save(path, *args):
+        if not written:
+            os.kill(os.getpid(), signal.SIGINT)
+        written.append(os.path.basename(path))
+    monkeypatch.setattr(run, 'save', save)
+    monkeypatch.setattr(run, 'write_log', lambda: written.append('log.json'))
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)  # as after a first Ctrl-C
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.end_epoch({'epoch': 0, 'step': 50}, 1.0, 0.5, False)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert written == ['ckpt_best.pt', 'log.json', 'ckpt_last.pt']
 
 
 def test_kill9_leaves_log_and_checkpoint_and_resume_works(tmp_path):
@@ -221,9 +256,9 @@ def test_kill9_leaves_log_and_checkpoint_and_resume_works(tmp_path):
     ckpt = torch.load(tmp_path / 'r' / 'ckpt_last.pt', weights_only=False)
     last = log['history'][-1]['epoch']  # killed between log and checkpoint writes: the log is one epoch ahead
     assert last - 1 <= ckpt['epoch'] <= last
-    code, _, err = run(SLOW, tmp_path)
+    code, _, err = run_here(SLOW, tmp_path)
     assert code == 2 and 'status running' in err  # refuses to clobber it
-    code, _, err = run(SLOW + ['--resume=True'], tmp_path)
+    code, _, err = run_here(SLOW + ['--resume=True'], tmp_path)
     assert code == 0, err
     log = read_log(tmp_path / 'r')
     assert log['status'] == 'done' and [h['epoch'] for h in log['history']] == list(range(6))

@@ -69,9 +69,12 @@ def recipe(tmp_path_factory):
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory, recipe):
     out = tmp_path_factory.mktemp('runs')
-    for name, extra in (('baseline', [recipe, '--seeds=2']), ('distill', [])):
-        r = study(name, '--smoke', f"--out_dir={out}", *extra)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    procs = [subprocess.Popen([sys.executable, os.path.join(EXPS, f"{name}.py"), '--smoke', f"--out_dir={out}", *extra],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name, extra in (('baseline', [recipe, '--seeds=2']), ('distill', []))]  # at once: independent studies
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, stdout[-2000:] + stderr[-2000:]
     return str(out)
 
 

@@ -4,13 +4,12 @@ import json
 import math
 import os
 import random
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+import conftest
 import data
 import models
 import techniques
@@ -20,7 +19,7 @@ TINY = ['--dataset=synthetic', '--val_size=100', '--batch_size=16', '--max_steps
 
 
 def run_train(*args):
-    return subprocess.run([sys.executable, 'train.py', *TINY, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return conftest.run_train(*TINY, *args)  # in this process: no interpreter start-up per run
 
 
 @pytest.mark.parametrize('name', ['autoaugment', 'randaugment', 'trivialaugment'])

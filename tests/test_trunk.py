@@ -2,8 +2,6 @@
 imagefolder loading, data split, on-device augmentation and a helpful unknown-flag error."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,8 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_VIT = ['--dim=32', '--depth=1', '--heads=2']
 
 
-def run_train(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, 'train.py', *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+from conftest import run_train  # train.py in this process: no interpreter start-up per run
 
 
 def test_vit_forward_backward_shapes():
