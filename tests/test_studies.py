@@ -116,6 +116,15 @@ def train_flags():
     return set(re.findall(r'--(\w+)=', text))
 
 
+def test_gpu_long_script_runs_every_variant_of_the_long_tier_once():
+    """exps/gpu_long.sh names the long tier's variants group by group: a variant it forgets never runs on a GPU."""
+    r = study('long', '--list', '--out_dir=/nonexistent', '--dataset=synthetic', '--val_size=100', '--seeds=0,')
+    variants = [l.split()[0].rsplit('_s', 1)[0] for l in r.stdout.splitlines() if l.strip()]
+    with open(os.path.join(EXPS, 'gpu_long.sh')) as f:
+        groups = [g.split(',') for g in re.findall(r'--only=(\S+)', f.read())]
+    named = [v for g in groups for v in g]
+    assert sorted(named) == sorted(variants), (set(variants) ^ set(named))
+
 def test_every_study_lists_a_valid_grid():
     known, fields = train_flags(), vit.config_fields()
     assert 'teacher' in known and 'mixup' in known  # the technique flags have landed
