@@ -300,7 +300,7 @@ def draw_curves(fig, groups):
     for ax in axes:
         ax.set_xlabel('epoch')
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes[0].legend(loc='center right', frameon=False, fontsize=18)
+    axes[0].legend(loc='lower right', frameon=False, fontsize=18)  # the curves rise through the upper left
     return axes
 
 

@@ -28,6 +28,8 @@ CLAIMS = dict(
     # what did not
     augment=dict(says='No augmentation > TrivialAugment', refs=[(LONG, 'cpu10', 'aug_trivial'), (f'{SCREEN}/augment', 'none', '+augment')],
                  hypothesis='short runs underfit; augmentation pays once models overfit'),
+    augment_long=dict(says='None > full augmentation', refs=[(LONG, 'cpu10_half', 'aug_full_half')],
+                      hypothesis='the small ViT underfits augmented data'),
     registers=dict(says='No registers > 4 registers', refs=[(f'{SCREEN}/registers', 'reg0', 'reg4')],
                    hypothesis='extra tokens cost steps'),
     swiglu=dict(says='SwiGLU = GELU', same=True, refs=[(f'{SCREEN}/ffn', 'swiglu', 'gelu')],
@@ -55,7 +57,7 @@ CLAIMS = dict(
 
 # slide -> the claims it shows, in order
 HELPED = ['stem', 'positions', 'distill']
-NOT_HELPED = ['augment', 'registers', 'swiglu']
+NOT_HELPED = ['augment_long', 'registers']
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
 TECHNIQUES = [
