@@ -145,10 +145,11 @@ def test_scheduler_signals_checkpoint_and_resume(tmp_path):
     """SLURM's --signal=USR1@secs warning and a closed terminal (SIGHUP) stop like SIGTERM: the epoch's checkpoint
     and log, status interrupted, exit 128 + signal; the runs then resume to the end."""
     sigs = (signal.SIGUSR1, signal.SIGHUP)
-    procs = [start(SLOW, tmp_path / sig.name) for sig in sigs]
-    for sig, p in zip(sigs, procs):
-        wait_for_epochs(tmp_path / sig.name / 'r', 1, p)
-        p.send_signal(sig)
+    procs = []
+    for sig in sigs:  # one at a time: a run started beside another one can end before its turn to be signalled
+        procs.append(start(SLOW, tmp_path / sig.name))
+        wait_for_epochs(tmp_path / sig.name / 'r', 1, procs[-1])
+        procs[-1].send_signal(sig)
     for sig, p in zip(sigs, procs):
         _, err = p.communicate(timeout=60)
         assert p.returncode == 128 + sig and f'signal {sig}: stopping after this step' in err, err
