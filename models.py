@@ -124,12 +124,6 @@ def imagenet_resnet_class():
     return ImageNetResNet
 
 
-def __getattr__(name):  # models.ImageNetResNet, as if defined here
-    if name == 'ImageNetResNet':
-        return imagenet_resnet_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def imagenet_resnet(model, num_classes=1000):
     import torchvision
     block, layers = IMAGENET_RESNETS[model]

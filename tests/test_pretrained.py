@@ -80,7 +80,7 @@ def test_resize_pos_embed():
 
 def test_random_weights_build_torchvision_resnet50():
     net = models.build_model(dict(model='resnet50', weights='random', num_classes=10, in_chans=3, img_size=32))
-    assert isinstance(net, models.ImageNetResNet) and models.count_params(net) == 23_528_522  # 25,557,032 - 1000-class fc + 10-class
+    assert isinstance(net, models.imagenet_resnet_class()) and models.count_params(net) == 23_528_522  # 25,557,032 - 1000-class fc + 10-class
     assert net.features(torch.zeros(1, 3, 64, 64)).shape == (1, 2048)
 
 
