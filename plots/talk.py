@@ -70,6 +70,7 @@ TECHNIQUES = [
     ('full augmentation', [(LONG, 'aug_full', 'cpu10'), (f'{SCREEN}/augment', '+ema', 'none')]),
     ('full augmentation, 25 epochs', [(LONG, 'aug_full_half', 'cpu10_half'), (f'{SCREEN}/augment', '+ema', 'none')]),
     ('best combination', [(LONG, 'best', 'cpu10'), (f'{SCREEN}/best', 'best', 'baseline')]),
+    ('best combination, 25 epochs', [(LONG, 'best_half', 'cpu10_half'), (f'{SCREEN}/best', 'best', 'baseline')]),
     ('SwiGLU', [(f'{SCREEN}/ffn', 'swiglu', 'gelu')]),
     ('QK-norm', [(f'{SCREEN}/norm', 'layernorm_qknorm', 'layernorm')]),
     ('RMSNorm', [(f'{SCREEN}/norm', 'rmsnorm', 'layernorm')]),
