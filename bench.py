@@ -22,7 +22,7 @@ medians over single timed steps: this shared 2-core VM drifts by 10-20% from min
 and the on-device crop/flip/erasing/mixing), forward (with the loss), backward, and optimizer (clip, AdamW,
 zero_grad), for each of --variants on top of the other flags, in one process. Each phase ends with
 torch.cuda.synchronize on CUDA (wall time on the CPU, where ops run synchronously). The variants take their
-steps in turn, so the VM's drift hits them alike; plots/phases.py draws the JSON as stacked bars.
+steps in turn, so the machine's drift hits them alike; plots/phases.py draws the JSON as stacked bars.
 """
 import ast
 import importlib.util

@@ -1,4 +1,4 @@
-# The best ViT recipe we found for 10 minutes of training on the 2-core CPU (issue 13):
+# The best ViT recipe we found for 10 minutes of training on a 2-core CPU:
 #   python train.py configs/cpu10.py --dataset=imagefolder --data_dir=/tmp/data/cifar10
 # Measured: README, Results, "configs/cpu10.py" (3 seeds; logs in results/cpu_10min/cpu10_s*.json).
 # A hybrid: the patch embedding is our small conv stem (two 3x3 convs at full resolution, then the 4x4

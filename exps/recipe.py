@@ -1,4 +1,4 @@
-"""Why the old default recipe learned slowly (issue "Learn fast"): the baseline ViT with the old defaults,
+"""Why the old default recipe learned slowly: the baseline ViT with the old defaults,
 then one switch at a time to what a plain loop around vit-pytorch's ViT does, all of them at once, the
 plain loop less each of the three that mattered, and the new defaults (the three, nothing else).
 Every variant spells its flags out, so the study means the same after the defaults changed.

@@ -1,4 +1,4 @@
-"""Issue 5: the benchmark runs in its tiny mode and writes a JSON whose numbers are consistent
+"""The benchmark runs in its tiny mode and writes a JSON whose numbers are consistent
 (a smoke test of the tool, not a timed test of the model)."""
 import json
 import statistics

@@ -1,4 +1,4 @@
-"""Any dataset (issue 14): real-world image folders (mixed sizes, modes, formats, unreadable files), the
+"""Any dataset: real-world image folders (mixed sizes, modes, formats, unreadable files), the
 --img_size resize, a cache keyed on what changes its content, the memory check, and a val_size that fits
 every dataset."""
 import json

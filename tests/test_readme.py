@@ -118,8 +118,15 @@ def test_results_readme_tables_are_the_logs():
         assert table.fill_readme(path) == open(path).read(), f"{path}: a table differs from its logs; run plots/table.py --readme={path}"
 
 
-def test_no_process_words_in_user_docs():
-    """The docs speak to users: no issue numbers, no talk of sessions or of the machine they were written on."""
-    for doc in user_docs():
-        for word in re.findall(r"\bissue \d+|\bsession\b|\bthis VM\b|\bthe VM\b|development copy|\bscratch\*", read(doc), re.I):
+def project_sources():
+    """Every .py, .sh and .md file of the project (code comments and docstrings speak to users too)."""
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith('.') and d not in ('__pycache__', 'data')]
+        yield from (os.path.relpath(os.path.join(folder, f), ROOT) for f in files if f.endswith(('.py', '.sh', '.md')))
+
+
+def test_no_process_words_in_the_project():
+    """The project speaks to users: no issue numbers, no talk of sessions or of the machine it was written on."""
+    for doc in sorted(set(user_docs()) | set(project_sources())):
+        for word in re.findall(r"\bissue \d+|\bsession\b|\bthis VM\b|\bthe VM\b|development\s+copy|\bscratch\*", read(doc), re.I):
             pytest.fail(f"{doc}: '{word}' speaks of how the project was made, not to its users")

@@ -1,4 +1,4 @@
-"""Never lose a run (issue 7): bad input, signals, kill -9, resume, divergence. train.py runs in subprocesses
+"""Never lose a run: bad input, signals, kill -9, resume, divergence. train.py runs in subprocesses
 on synthetic data with a tiny ViT; the slow part is importing torch, so independent runs go in parallel."""
 import json
 import os

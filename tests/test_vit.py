@@ -1,4 +1,4 @@
-"""Issue 3: every vit.py flag does what it claims. Tiny models (dim 32-64, depth 1-2, img 16) keep this fast."""
+"""Every vit.py flag does what it claims. Tiny models (dim 32-64, depth 1-2, img 16) keep this fast."""
 import copy
 import itertools
 import math
