@@ -15,16 +15,19 @@ Teachers and stem checkpoints are rebuilt from their own logs first: a reference
 Exit status 0 when every log matches, 1 when one does not (the first difference is printed).
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # what a rerun may change: where things are and how they are shown; everything else must be the log's
 FREE = {'out_dir', 'name', 'resume', 'overwrite', 'data_dir', 'teacher', 'stem_init', 'log_interval',
         'debug', 'img_size', 'in_chans', 'num_classes'}  # the last three are read from the data
+LOCK = threading.Lock()  # guards the table of runs started (rerun's `done`)
 COMPARED = ('train_loss', 'train_acc', 'val_loss', 'val_acc', 'ema_val_loss', 'ema_val_acc', 'step', 'lr')
 
 
@@ -53,10 +56,26 @@ def differences(old, new):
     return out
 
 
-def rerun(path, scratch, data_dir, threads, done):
-    """Train the run `path` logs (after the checkpoints it needs); returns (its new log, differences)."""
-    if path in done:
-        return done[path]
+def rerun(path, scratch, data_dir, threads, done, slots):
+    """Train the run `path` logs (after the checkpoints it needs); returns (its new log, differences). Called
+    from several threads: the first caller of a path trains it, later ones wait for its result; a run holds
+    one of `slots` only while train.py runs (never while it waits), so runs can wait for their teachers."""
+    with LOCK:
+        first = path not in done
+        if first:
+            done[path] = concurrent.futures.Future()
+    if not first:
+        return done[path].result()
+    try:
+        result = train_and_compare(path, scratch, data_dir, threads, done, slots)
+    except BaseException as e:  # sys.exit too: the threads waiting for this run get it as well
+        done[path].set_exception(e)
+        raise
+    done[path].set_result(result)
+    return result
+
+
+def train_and_compare(path, scratch, data_dir, threads, done, slots):
     with open(path) as f:
         log = json.load(f)
     checkpoints = {}
@@ -66,19 +85,19 @@ def rerun(path, scratch, data_dir, threads, done):
             source = os.path.join(os.path.dirname(path), os.path.basename(os.path.dirname(ckpt)) + '.json')
             if not os.path.exists(source):
                 sys.exit(f"{path}: --{flag}={ckpt} and no log {source} to rebuild it from")
-            rerun(source, scratch, data_dir, threads, done)
+            rerun(source, scratch, data_dir, threads, done, slots)
             checkpoints[ckpt] = os.path.join(scratch, os.path.basename(os.path.dirname(ckpt)), 'ckpt_best.pt')
     name = os.path.splitext(os.path.basename(path))[0]
     threads = threads or log['env'].get('threads')
     env = dict(os.environ, **({'OMP_NUM_THREADS': str(threads)} if threads else {}))
     cmd = command(log, scratch, name, data_dir, checkpoints)
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    with slots:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode:
         sys.exit(f"{path}: train.py exited {proc.returncode}:\n{proc.stderr[-2000:]}\ncommand: {' '.join(cmd)}")
     with open(os.path.join(scratch, name, 'log.json')) as f:
         new = json.load(f)
-    done[path] = new, differences(log, new)
-    return done[path]
+    return new, differences(log, new)
 
 
 def main():
@@ -86,15 +105,22 @@ def main():
     p.add_argument('logs', nargs='+', help='train.py log.json files of step-budgeted runs')
     p.add_argument('--data_dir', default='', help="replaces the logs' data_dir (imagefolder and cifar runs)")
     p.add_argument('--threads', type=int, default=0, help="CPU threads (default: the log's env.threads, else torch's)")
+    p.add_argument('--jobs', type=int, default=0, help="runs side by side (default: CPUs / each run's threads); "
+                   "each run keeps its own thread count, so its numbers do not change")
     p.add_argument('--write', action='store_true', help='overwrite the logs with the new runs instead of comparing')
     args = p.parse_args()
+    threads = []
+    for path in args.logs:
+        with open(path) as f:
+            log = json.load(f)
+        if log['config'].get('time_limit'):
+            sys.exit(f"{path}: a time-budgeted run (--time_limit) is not deterministic; rerun step-budgeted logs only")
+        threads.append(args.threads or log['env'].get('threads') or os.cpu_count())
+    slots = threading.Semaphore(args.jobs or max(1, os.cpu_count() // max(threads)))
     bad, done = 0, {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for path in args.logs:
-            with open(path) as f:
-                if json.load(f)['config'].get('time_limit'):
-                    sys.exit(f"{path}: a time-budgeted run (--time_limit) is not deterministic; rerun step-budgeted logs only")
-            new, diff = rerun(path, scratch, args.data_dir, args.threads, done)
+    with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(len(args.logs)) as pool:
+        results = pool.map(lambda path: rerun(path, scratch, args.data_dir, args.threads, done, slots), args.logs)
+        for path, (new, diff) in zip(args.logs, results):
             if args.write:
                 with open(path, 'w') as f:
                     json.dump(new, f, indent=1)

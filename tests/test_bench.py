@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from models import count_params, flops_per_image
-from vit import ViT, ViTConfig
+from vit import PRESETS, ViT, ViTConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, 'bench.py')
@@ -52,13 +52,13 @@ def test_a_recipe_gives_the_model_and_batch_and_its_training_flags_are_skipped(t
 
 def test_fill_config_is_a_second_bench_of_the_preset(tmp_path):
     """--fill (on by default on CUDA: ViT-Base) benches a preset at fill_batch in a child; on the CPU only when asked."""
-    res, result = bench(tmp_path, '--fill=small', '--fill_batch=4', '--dtypes=float32')
+    res, result = bench(tmp_path, '--fill=minivit', '--fill_batch=4', '--dtypes=float32')
     assert res.returncode == 0, res.stderr
     fill = result['fill']
-    assert (fill['config']['dim'], fill['config']['depth'], fill['config']['heads'], fill['config']['batch_size']) == (384, 12, 6, 4)
-    assert fill['params'] == count_params(ViT(ViTConfig(dim=384, depth=12, heads=6))) and 'fill' not in fill
+    assert (fill['config']['dim'], fill['config']['depth'], fill['config']['heads'], fill['config']['batch_size']) == (96, 9, 12, 4)
+    assert fill['params'] == count_params(ViT(ViTConfig(**PRESETS['minivit']))) and 'fill' not in fill
     assert result['config']['dim'] == 32 and result['gpu'] is None and 'mfu' not in result['results'][0]
-    assert '--fill: small preset at batch 4' in res.stdout
+    assert '--fill: minivit preset at batch 4' in res.stdout
 
 
 def test_data_only_mode(tmp_path):

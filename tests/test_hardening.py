@@ -141,10 +141,11 @@ def test_a_second_process_on_a_running_run_refuses(tmp_path):
 
 
 @pytest.mark.slow
-def test_scheduler_signals_checkpoint_and_resume(tmp_path):
-    """SLURM's --signal=USR1@secs warning and a closed terminal (SIGHUP) stop like SIGTERM: the epoch's checkpoint
-    and log, status interrupted, exit 128 + signal; the runs then resume to the end."""
-    sigs = (signal.SIGUSR1, signal.SIGHUP)
+def test_ctrl_c_and_scheduler_signals_checkpoint(tmp_path):
+    """Ctrl-C, SLURM's --signal=USR1@secs warning and a closed terminal (SIGHUP) stop like SIGTERM: the epoch's
+    checkpoint and log, status interrupted, exit 128 + signal; one of them then resumes to the end (that a
+    resumed run retraces an uninterrupted one is test_robust.py's SIGTERM test)."""
+    sigs = (signal.SIGINT, signal.SIGUSR1, signal.SIGHUP)
     procs = []
     for sig in sigs:  # one at a time: a run started beside another one can end before its turn to be signalled
         procs.append(start(SLOW, tmp_path / sig.name))
@@ -156,10 +157,8 @@ def test_scheduler_signals_checkpoint_and_resume(tmp_path):
         log = read_log(tmp_path / sig.name / 'r')
         assert log['status'] == 'interrupted' and 'error' not in log
         assert torch.load(tmp_path / sig.name / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == log['history'][-1]['epoch']
-    procs = [start(SLOW + ['--resume=True'], tmp_path / sig.name) for sig in sigs]
-    for sig, p in zip(sigs, procs):
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0 and read_log(tmp_path / sig.name / 'r')['status'] == 'done', err
+    code, _, err = run_here(SLOW + ['--resume=True'], tmp_path / sigs[-1].name)
+    assert code == 0 and read_log(tmp_path / sigs[-1].name / 'r')['status'] == 'done', err
 
 
 # ----------------------------------------------------------------------------- exps/best.py picks from your runs

@@ -452,12 +452,13 @@ RICH = dict(pos_emb='rope2d', n_reg=2, n_cls=2, qk_norm=True, ffn='swiglu', norm
             q_rank=8, kv_rank=8, layerscale=0.1)
 
 
-@pytest.mark.parametrize('kw', [{}, RICH], ids=['baseline', 'rich'])
-def test_compile_model_cpu(kw):
+def test_compile_model_cpu():
     """train.py's compile (block by block, in place) gives the eager logits and gradients, also through
-    the last block's class-rows-only path, and keeps the state_dict keys that checkpoints use."""
+    the last block's class-rows-only path, and keeps the state_dict keys that checkpoints use. One model with
+    the block's options on (inductor takes ~40 s a model on a 2-core CPU); the baseline differs from it only in
+    LayerNorm, GELU and a learned position table, standard ops for inductor."""
     torch.manual_seed(0)
-    eager = ViT(ViTConfig(**dict(TINY, depth=2), **kw))
+    eager = ViT(ViTConfig(**dict(TINY, depth=2), **RICH))
     compiled = copy.deepcopy(eager)
     keys = list(compiled.state_dict())
     assert compile_model(compiled) is compiled and list(compiled.state_dict()) == keys
