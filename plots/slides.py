@@ -282,17 +282,19 @@ def draw_curves(fig, groups):
     """Accuracy and loss against epoch: train dashed, validation solid, one colour per run length; the mean
     over seeds, a band from min to max. A run still going is drawn to where it is and says so."""
     axes = fig.subplots(1, 2)
+    handles = []
     for (variant, group), c in zip(groups.items(), ('tab:blue', 'tab:orange')):
         n = len(analysis.curve(group, 'val_acc')[0])
         if not n:
             continue
         tag = f"{group[0]['config']['epochs']} epochs" + ('' if all(r['status'] == 'done' for r in group) else f", at {n} so far")
+        handles.append(matplotlib.lines.Line2D([], [], color=c, lw=3, label=tag))
         for ax, key in zip(axes, ('acc', 'loss')):
             for split, ls in (('train', '--'), ('val', '-')):
                 history, y = analysis.curve(group, f"{split}_{key}")
-                style.band(ax, [h['epoch'] + 1 for h in history], y * (100 if key == 'acc' else 1), c, ls=ls,
-                           label=f"{'validation' if split == 'val' else 'train'}, {tag}")
-    axes[0].axhline(10, color='0.4', ls=':', lw=1.5, label='chance')
+                style.band(ax, [h['epoch'] + 1 for h in history], y * (100 if key == 'acc' else 1), c, ls=ls)
+    axes[0].axhline(10, color='0.4', ls=':', lw=1.5)
+    axes[0].text(0.98, 12, 'chance', color='0.4', ha='right', va='bottom', transform=axes[0].get_yaxis_transform())
     axes[0].set_ylabel('accuracy (%)')
     axes[0].set_ylim(0, 100)
     axes[1].set_ylabel('loss (cross-entropy)')
@@ -300,7 +302,10 @@ def draw_curves(fig, groups):
     for ax in axes:
         ax.set_xlabel('epoch')
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes[0].legend(loc='lower right', frameon=False, fontsize=18)  # the curves rise through the upper left
+    handles += [matplotlib.lines.Line2D([], [], color='0.3', ls=ls, label=label)
+                for ls, label in (('--', 'train'), ('-', 'validation'))]
+    # one entry per colour and per line style, in the loss panel's empty upper right (its curves fall from the left)
+    axes[1].legend(handles=handles, loc='upper right', frameon=False, fontsize=18)
     return axes
 
 
@@ -447,7 +452,8 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         variants = studies.get(study, {})
         if study == talk.LONG:
             variants = {v: g for v, g in variants.items() if v.endswith('pct') or v in ('cpu10', 'resnet18')}
-        fig = page('Why, 2: how much data each model needs', [r for g in variants.values() for r in g], shows=['scaling'])
+        shows = ['scaling' if study == talk.LONG else 'scaling_short']  # the claim the drawn runs speak to
+        fig = page('Why, 2: data scaling', [r for g in variants.values() for r in g], shows=shows)
         if variants:
             ax = fig.subplots()
             sizes = set()
@@ -465,7 +471,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax.set_xlabel('training images (log scale)')
             ax.set_ylabel('test accuracy (%)')
             ax.legend(loc='upper left', frameon=False, ncol=3)
-        under_chart(fig, claim_lines(claims['scaling']))
+        under_chart(fig, claim_lines(claims[shows[0]]))
 
         # 10. features and attention (needs checkpoints)
         fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')
