@@ -25,8 +25,7 @@ timeout 60 python3 train.py configs/cpu10.py $CIFAR --time_limit=0 --epochs=1 --
   --out_dir=$RUNS --name=smoke || echo "FAILED rc=$?"
 
 step "CUDA tests"
-# -o addopts= : one process (a GPU machine may lack the pytest-xdist that pytest.ini's -n needs)
-timeout 90 python3 -m pytest -o addopts= -v -p no:cacheprovider tests/test_cuda.py || echo "FAILED rc=$?"
+timeout 90 python3 -m pytest -v -p no:cacheprovider tests/test_cuda.py || echo "FAILED rc=$?"
 
 step "torchrun, 1 NCCL rank"
 timeout 40 torchrun --standalone --nproc_per_node=1 train.py configs/cpu10.py $CIFAR --time_limit=0 --epochs=1 \

@@ -5,10 +5,6 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-if os.environ.get('PYTEST_XDIST_WORKER_COUNT'):  # a worker of pytest.ini's -n: the cores are shared among the workers
-    import torch
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ['PYTEST_XDIST_WORKER_COUNT'])))
-
 
 def pytest_configure(config):
     # the quick loop: python -m pytest -m "not slow" (the README's command, python -m pytest, runs everything)
