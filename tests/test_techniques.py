@@ -2,6 +2,7 @@
 distillation losses, and a two-step train.py run with each technique."""
 import json
 import math
+import multiprocessing
 import os
 import random
 
@@ -284,6 +285,15 @@ def test_two_step_run_with_techniques(tmp_path, flags):
         ckpt = torch.load(tmp_path / 't' / 'ckpt_last.pt', weights_only=False)
         assert ckpt['ema'] is not None and ckpt['weights'] == 'raw'  # ckpt_last keeps the raw weights for resume
         assert log['final']['test_weights'] in ('ema', 'raw')
+
+
+def test_a_run_stops_its_policy_workers(tmp_path):
+    """The policy's DataLoader workers end with the run (data.Loader.close), not at some later garbage collection,
+    where each worker's join waited out torch's 5 s timeout (10 s at the next in-process run)."""
+    before = set(multiprocessing.active_children())
+    r = run_train(f'--out_dir={tmp_path}', '--name=t', '--augment=trivialaugment', '--workers=2')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert set(multiprocessing.active_children()) <= before
 
 
 def test_distillation_runs_and_bad_combinations_stop(tmp_path):
