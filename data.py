@@ -472,7 +472,7 @@ class Loader:
         """Stop the policy's worker processes now. Left to the garbage collector (the loader ends in reference
         cycles), the queues can be finalized before the workers are told to stop, and each join then waits out
         torch's 5 s timeout (10 s at the end of every in-process run with a policy)."""
-        workers = getattr(self, 'batches', None) and self.batches._iterator
+        workers = self.batches._iterator if self.policy is not None else None  # batches exists only with a policy
         if workers is not None:
             workers._shutdown_workers()
 
