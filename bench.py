@@ -16,7 +16,7 @@ per second over the GPU's peak dense bf16 FLOP/s, PEAK_BF16) and a second config
 A train step is train.py's: forward under autocast, label-smoothed cross-entropy, backward, clip, AdamW
 (fused, as train.py), for every implementation. Each (implementation, mode, dtype) runs in a fresh process
 with an empty inductor cache, so its peak memory and its (cold) compile time are its own. Rates are
-medians over single timed steps: this shared 2-core VM drifts by 10-20% from minute to minute.
+medians over single timed steps: a shared 2-core CPU drifts by 10-20% from minute to minute.
 
 --phases=True splits train.py's step into data wait (next batch from data.Loader: the per-image policies' wait
 and the on-device crop/flip/erasing/mixing), forward (with the loss), backward, and optimizer (clip, AdamW,
