@@ -107,9 +107,21 @@ def setup_distributed(device_type):
     world_size = int(os.environ.get('WORLD_SIZE', 1))
     if world_size == 1:
         return 0, 1
+    # DistributedDataParallel imports torch._dynamo, and that import, made while a process group exists, keeps ten
+    # references to the group for good. destroy_process_group then frees nothing, gloo's worker threads live on into
+    # interpreter shutdown, and one still releasing the last collective's tensors there takes the GIL and aborts the
+    # rank ("terminate called without an active exception", about 1 two-rank run in 40). Imported first, it leaves
+    # the group alone.
+    import torch._dynamo  # noqa: F401
     dist.init_process_group('nccl' if device_type == 'cuda' else 'gloo')
-    atexit.register(dist.destroy_process_group)
+    atexit.register(leave_process_group)
     return dist.get_rank(), world_size
+
+
+def leave_process_group():
+    """Free the process group (gloo: join its threads) while Python is still whole; a no-op when there is none."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce(t):

@@ -333,7 +333,7 @@ while epoch < epochs and step < total_steps and not (time_limit and elapsed >= t
           + f" | {entry['img_per_s']:.0f} img/s | {elapsed / 60:.1f} min")
     run.end_epoch(entry, elapsed, score, use_ema)  # ckpt_best.pt when score is the best so far, the log, ckpt_last.pt
     epoch += 1
-# DDP sits in reference cycles; its teardown at interpreter shutdown aborted 9 of 40 two-rank runs: free it now
+# DDP's reducer holds the process group and DDP sits in reference cycles: free it now, so that the group goes at exit
 del train_model
 train_loader.close()
 gc.collect()

@@ -70,6 +70,30 @@ def test_two_ranks_train_as_one_process(tmp_path, one):
     assert out.count('params, ') == 1 and out.count('test acc') == 1 and out.count('epoch 2 step 150') == 1  # rank 0 prints
 
 
+def test_the_process_group_is_gone_before_python_shuts_down(tmp_path):
+    """After DDP, destroy_process_group must free the gloo group and join its threads. While a group lived on (the
+    torch._dynamo import that DDP makes pinned it), a gloo thread could still be releasing the last collective's
+    tensors when the interpreter shut down, and the rank aborted now and then; this checks the cause, every run."""
+    script = tmp_path / 'teardown.py'
+    script.write_text(f"""import gc, os, sys
+sys.path.insert(0, {str(ROOT)!r})
+import torch
+import techniques
+techniques.setup_distributed('cpu')
+model = techniques.ddp(torch.nn.Linear(3, 3), 'cpu')
+model(torch.ones(2, 3)).sum().backward()
+del model
+gc.collect()
+techniques.leave_process_group()
+names = [open(f'/proc/self/task/{{task}}/comm').read() for task in os.listdir('/proc/self/task')]
+print('gloo threads', sum('gloo' in name for name in names))
+""")
+    p = torchrun([str(script)], cwd=tmp_path)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert out.count('gloo threads 0') == 2, out
+
+
 def test_resume_on_another_number_of_ranks(tmp_path, one):
     """Ctrl-C in the terminal reaches torchrun and both ranks: they stop at the same step, rank 0 writes the
     checkpoint; one process resumes it and ends where the uninterrupted one-process run ended."""
