@@ -184,7 +184,7 @@ def test_stem_freeze_under_torchrun(tmp_path):
     """The ResNet stem frozen for the first epoch, then trained: DDP is rebuilt when the trained parameters change
     (otherwise it waits for the frozen stem's gradients and fails). While frozen (BatchNorm in eval mode) 2 ranks
     match 1 process; after, each rank's BatchNorm sees half the batch, so only the run's completion is compared."""
-    args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2', '--subset=100']  # 10 steps an epoch
+    args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2', '--subset=40']  # 4 steps an epoch
     logs = []
     for ranks in (2, 1):
         code, _, err = train(args, tmp_path / str(ranks), ranks)
