@@ -49,6 +49,7 @@ def test_readme_commands_name_real_scripts_and_flags():
     commands = readme_commands()
     assert len(commands) > 12
     flags = set(re.findall(r"^  --(\w+)=", train_help(), re.M)) | {'help'}  # train.py --help prints the flag table
+    helps = {}  # each other script's --help, once per script (a new interpreter each: seconds)
     for script, *args in commands:
         assert os.path.isfile(os.path.join(ROOT, script)), f"README runs {script}, which does not exist"
         for arg in args:
@@ -58,7 +59,9 @@ def test_readme_commands_name_real_scripts_and_flags():
         if script == 'train.py':
             assert set(names) <= flags, f"README: train.py has no flag {set(names) - flags}"
         elif script.startswith(('plots/', 'data.py', 'bench.py')):
-            help_text = subprocess.run([sys.executable, script, '--help'], cwd=ROOT, capture_output=True, text=True).stdout
+            if script not in helps:
+                helps[script] = subprocess.run([sys.executable, script, '--help'], cwd=ROOT, capture_output=True, text=True).stdout
+            help_text = helps[script]
             for n in names:
                 assert f"--{n}" in help_text or n in flags, f"README: {script} has no option --{n}"
 
