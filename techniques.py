@@ -110,8 +110,9 @@ def setup_distributed(device_type):
     # DistributedDataParallel imports torch._dynamo, and that import, made while a process group exists, keeps ten
     # references to the group for good. destroy_process_group then frees nothing, gloo's worker threads live on into
     # interpreter shutdown, and one still releasing the last collective's tensors there takes the GIL and aborts the
-    # rank ("terminate called without an active exception", about 1 two-rank run in 40). Imported first, it leaves
-    # the group alone.
+    # rank ("terminate called without an active exception": 1 of ~140 two-rank test trainings; 6 of 75 runs of a
+    # script that exits right after its last all_reduce, 0 of 75 with this import). Imported first, it leaves the
+    # group alone.
     import torch._dynamo  # noqa: F401
     dist.init_process_group('nccl' if device_type == 'cuda' else 'gloo')
     atexit.register(leave_process_group)

@@ -1,6 +1,7 @@
 """The docs promise what the code does: the flag table is --help's, every command the README shows names a
 script that exists and flags it accepts, its train.py and study commands parse, every link resolves, and
 the results READMEs' tables are the ones their logs make."""
+import functools
 import os
 import re
 import shlex
@@ -18,15 +19,17 @@ def read(path):
         return f.read()
 
 
-def train_help():
-    return subprocess.run([sys.executable, 'train.py', '--help'], cwd=ROOT, capture_output=True, text=True).stdout
+@functools.cache
+def help_text(script='train.py'):
+    """A script's --help, asked once per script (a new interpreter each: seconds)."""
+    return subprocess.run([sys.executable, script, '--help'], cwd=ROOT, capture_output=True, text=True).stdout
 
 
 def test_flag_table_is_train_help():
     """docs/flags.md's tables are printed from train.py's table, the one --help prints."""
     tables = subprocess.run([sys.executable, 'train.py', '--help=markdown'], cwd=ROOT, capture_output=True, text=True).stdout
     flags = re.findall(r"^\| `--(\w+)` \|", tables, re.M)
-    assert len(flags) > 60 and flags == re.findall(r"^  --(\w+)=", train_help(), re.M)
+    assert len(flags) > 60 and flags == re.findall(r"^  --(\w+)=", help_text(), re.M)
     assert tables.strip() in read('docs/flags.md'), "docs/flags.md's flag tables differ from train.py's: paste the " \
                                                     "output of `python train.py --help=markdown` over them"
 
@@ -48,8 +51,7 @@ def readme_commands():
 def test_readme_commands_name_real_scripts_and_flags():
     commands = readme_commands()
     assert len(commands) > 12
-    flags = set(re.findall(r"^  --(\w+)=", train_help(), re.M)) | {'help'}  # train.py --help prints the flag table
-    helps = {}  # each other script's --help, once per script (a new interpreter each: seconds)
+    flags = set(re.findall(r"^  --(\w+)=", help_text(), re.M)) | {'help'}  # train.py --help prints the flag table
     for script, *args in commands:
         assert os.path.isfile(os.path.join(ROOT, script)), f"README runs {script}, which does not exist"
         for arg in args:
@@ -59,11 +61,8 @@ def test_readme_commands_name_real_scripts_and_flags():
         if script == 'train.py':
             assert set(names) <= flags, f"README: train.py has no flag {set(names) - flags}"
         elif script.startswith(('plots/', 'data.py', 'bench.py')):
-            if script not in helps:
-                helps[script] = subprocess.run([sys.executable, script, '--help'], cwd=ROOT, capture_output=True, text=True).stdout
-            help_text = helps[script]
             for n in names:
-                assert f"--{n}" in help_text or n in flags, f"README: {script} has no option --{n}"
+                assert f"--{n}" in help_text(script) or n in flags, f"README: {script} has no option --{n}"
 
 
 def parse_train_flags(args, monkeypatch):
