@@ -11,6 +11,7 @@ import ast
 import difflib
 import hashlib
 import math
+import os
 import re
 from collections import namedtuple
 
@@ -147,6 +148,8 @@ def configure(defaults, argv, allowed, presets, file_only=()):
         config.update(presets[preset])
     config.update(overrides)
     for name, rule in allowed.items():
+        if rule == 'path':  # the shell leaves the ~ of '--data_dir=~/data' alone: it expands only a word's first ~
+            config[name] = os.path.expanduser(config[name])
         check(name, config[name], defaults[name], rule)
     return config
 

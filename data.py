@@ -311,9 +311,11 @@ def split_train_val(x, y, val_size, subset=0):
 
 
 def channel_stats(x):
-    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    """Per-channel mean and std of uint8 images, in [0, 1] units. A channel that never varies (a blank one) gets std
+    1: it is only centred, where dividing by its std of 0 would turn every pixel into inf or nan."""
     x = x[:10000].float() / 255
-    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3))
+    return x.mean(dim=(0, 2, 3)), torch.where(std > 0, std, 1.0)
 
 
 def random_crop_flip(x, pad=4):

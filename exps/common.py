@@ -46,8 +46,8 @@ def parse(study):
     p.add_argument('--time_limit', type=float, default=None, help="minutes of training per run; 0 = none, which "
                    "turns off a recipe's time budget for an epoch budget (default: the recipe's, else none)")
     p.add_argument('--dataset', default='', help='train.py --dataset (default: train.py default)')
-    p.add_argument('--data_dir', default='', help='train.py --data_dir')
-    p.add_argument('--out_dir', default='runs', help='runs go to out_dir/<study>/<variant>_s<seed>')
+    p.add_argument('--data_dir', default='', type=os.path.expanduser, help='train.py --data_dir')
+    p.add_argument('--out_dir', default='runs', type=os.path.expanduser, help='runs go to out_dir/<study>/<variant>_s<seed>')
     p.add_argument('--smoke', action='store_true', help='tiny synthetic runs (tests)')
     p.add_argument('--list', action='store_true', help='print the runs and their flags, train nothing')
     p.add_argument('--only', default='', help='comma-separated variant names: run just these of the grid')
@@ -98,7 +98,11 @@ def train_size(args):
     if args.recipe:  # the recipe may name the dataset and the validation split
         exec(open(args.recipe).read(), {}, recipe)
     flags = {**recipe, **base_flags(args), **args.extra}
-    ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'), int(flags.get('img_size', 0)))
+    try:
+        ds = data.load_dataset(flags.get('dataset', 'cifar10'), flags.get('data_dir', 'data'), int(flags.get('img_size', 0)))
+    except data.DataError as e:
+        print(f"error: exps/{args.study}.py: {e}", file=sys.stderr)
+        sys.exit(2)
     val = configurator.parse_value('val_size', str(flags.get('val_size', 'auto')), 'auto')
     return len(data.split_train_val(ds['train_x'], ds['train_y'], val)[0][0])
 

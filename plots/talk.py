@@ -18,7 +18,7 @@ QUESTION = 'Why do ViTs lag CNNs on 45,000 images, and what closes the gap?'
 
 CLAIMS = dict(
     # what helped
-    stem=dict(says='Conv stem > linear patches', refs=[(LONG, 'cpu10', 'linear'), (f'{SCREEN}/patch_embed', 'conv', 'linear')],
+    stem=dict(says='Conv stem > linear patches', refs=[(LONG, 'cpu10', 'linear'), (LONG, 'cpu10_half', 'linear_half'), (f'{SCREEN}/patch_embed', 'conv', 'linear')],
               hypothesis='convolution builds in locality, translation equivariance'),
     positions=dict(says='Learned positions > none', refs=[(LONG, 'cpu10', 'pos_none'), (f'{SCREEN}/pos_emb', 'learned', 'none')],
                    hypothesis='attention alone sees a bag of patches'),
@@ -37,7 +37,7 @@ CLAIMS = dict(
     # architecture at a short budget, and the prediction for the long tier
     patch8=dict(says='Patch 8 > patch 4', refs=[(f'{SCREEN}/patch_size', 'patch8', 'patch4')],
                 hypothesis='4x fewer tokens buy more steps; at equal steps patch 4 should win'),
-    patch4_long=dict(says='At 50 epochs: patch 4 > patch 8', refs=[(LONG, 'cpu10', 'patch8')],
+    patch4_long=dict(says='At equal steps: patch 4 > patch 8', refs=[(LONG, 'cpu10', 'patch8'), (LONG, 'cpu10_half', 'patch8_half')],
                      hypothesis='once steps are equal, more tokens see finer detail'),
     # ResNet vs ViT
     vit_short=dict(says='ViT > ResNet-18 in 2 CPU-minutes', refs=[(f'{SCREEN}/resnet', 'vit', 'resnet18')],
@@ -65,7 +65,9 @@ NOT_HELPED = ['augment_long', 'registers']
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
 TECHNIQUES = [
     ('linear patches (no stem)', [(LONG, 'linear', 'cpu10'), (f'{SCREEN}/patch_embed', 'linear', 'conv')]),
+    ('linear patches, 25 epochs', [(LONG, 'linear_half', 'cpu10_half'), (f'{SCREEN}/patch_embed', 'linear', 'conv')]),
     ('patch 8 (not 4)', [(LONG, 'patch8', 'cpu10'), (f'{SCREEN}/patch_size', 'patch8', 'patch4')]),
+    ('patch 8 (not 4), 25 epochs', [(LONG, 'patch8_half', 'cpu10_half'), (f'{SCREEN}/patch_size', 'patch8', 'patch4')]),
     ('no positions', [(LONG, 'pos_none', 'cpu10'), (f'{SCREEN}/pos_emb', 'none', 'learned')]),
     ('sin-cos 2-D positions', [(LONG, 'pos_sincos2d', 'cpu10'), (f'{SCREEN}/pos_emb', 'sincos2d', 'learned')]),
     ('RoPE 2-D', [(LONG, 'pos_rope2d', 'cpu10'), (f'{SCREEN}/pos_emb', 'rope2d', 'learned')]),

@@ -59,6 +59,30 @@ def test_odd_but_valid_folders_load(tmp_path):
     assert data.load_dataset('imagefolder', str(root))['train_y'].tolist() == [0, 0, 1, 1, 1, 1]  # from the cache
 
 
+def test_a_channel_that_never_varies_is_only_centred():
+    """Images whose blue channel is 0 everywhere (the folder() above): std 0 would make every pixel nan."""
+    x = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    x[:, 2] = 0
+    mean, std = data.channel_stats(x)
+    assert mean[2] == 0 and std[2] == 1 and 0.2 < std[0] < 0.4 and 0.2 < std[1] < 0.4
+
+
+def test_a_tilde_path_is_the_home_folder(tmp_path, monkeypatch):
+    """The shell expands only a word's first ~, so '--data_dir=~/imgs' arrives as it is written: train.py and the
+    studies read it as the home folder; a study whose data_dir holds no data stops with one line, as train.py does."""
+    monkeypatch.setenv('HOME', str(tmp_path))
+    folder(tmp_path / 'imgs', n=3)
+    p = run_train('--dataset=imagefolder', '--data_dir=~/imgs', '--out_dir=~/runs', '--name=r', '--val_size=2',
+                  '--dim=32', '--depth=1', '--heads=2', '--batch_size=2', '--epochs=1')
+    assert p.returncode == 0, p.stderr
+    assert read_log(tmp_path / 'runs' / 'r')['config']['data_dir'] == str(tmp_path / 'imgs')
+    r = subprocess.run([sys.executable, 'exps/long.py', '--dataset=imagefolder', '--data_dir=~/nothing', '--out_dir=~/runs'],
+                       cwd=ROOT, capture_output=True, text=True, env={**os.environ, 'HOME': str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"error: exps/long.py: data_dir={str(tmp_path / 'nothing')!r} has no train/ folder; expected train/<class>/<image> "
+        "(the shared CIFAR-10 copy unpacks to .../cifar10, see README)"], r.stderr
+
+
 # ----------------------------------------------------------------------------- config files, run folders
 
 def write(path, text):
