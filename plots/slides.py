@@ -262,7 +262,7 @@ def architecture_chart(fig, studies, colour):
     ax.set_xscale('log')
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylim(0, 75)
-    ax.set_xlabel('training speed (images per second, log)')
+    ax.set_xlabel('training speed (images / s, log)')
     ax.set_ylabel('test accuracy (%)')
     ax.legend(loc='lower right', frameon=False)
     return ax
@@ -419,9 +419,10 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
 
         # 4. architecture: accuracy vs cost
         refs = [(f'{talk.SCREEN}/{s}', *studies.get(f'{talk.SCREEN}/{s}', {})) for s in ('patch_size', 'model_size', 'heads')]
-        fig = page('Architecture: short runs reward speed', runs_of(studies, refs), shows=['patch8'])
+        fig = page('Architecture: short runs reward speed', runs_of(studies, refs) + runs_behind(['patch4_long']),
+                   shows=['patch8', 'patch4_long'])
         architecture_chart(fig, studies, colour)
-        under_chart(fig, claim_lines(claims['patch8']))
+        under_chart(fig, claim_lines(claims['patch8']) + claim_lines(claims['patch4_long'], hypothesis=False))
 
         # 5. every technique, ranked
         refs = [ref for _, rs in talk.TECHNIQUES for ref in rs]
@@ -448,12 +449,13 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         under_chart(fig, claim_lines(claims['resnet_equal']))
 
         # 9. data scaling
-        study = talk.LONG if any(v.endswith('pct') for v in studies.get(talk.LONG, {})) else f'{talk.SCREEN}/data_scaling'
-        variants = studies.get(study, {})
-        if study == talk.LONG:
-            variants = {v: g for v, g in variants.items() if v.endswith('pct') or v in ('cpu10', 'resnet18')}
-        shows = ['scaling' if study == talk.LONG else 'scaling_short']  # the claim the drawn runs speak to
-        fig = page('Why, 2: data scaling', [r for g in variants.values() for r in g], shows=shows)
+        long = {v: g for v, g in studies.get(talk.LONG, {}).items()
+                if (v.endswith('pct') or v in ('cpu10', 'resnet18')) and analysis.summary(g)['done']}
+        points = analysis.scaling_points(long).values()  # a curve at length once each model has two sizes
+        study = talk.LONG if len(points) == 2 and all(len(p) > 1 for p in points) else f'{talk.SCREEN}/data_scaling'
+        variants = long if study == talk.LONG else studies.get(study, {})
+        shows = ['scaling'] if study == talk.LONG else ['scaling_short'] + ['scaling'] * (claims['scaling']['state'] != 'pending')
+        fig = page('Why, 2: data scaling', [r for g in variants.values() for r in g] + runs_behind(shows[1:]), shows=shows)
         if variants:
             ax = fig.subplots()
             sizes = set()
@@ -471,7 +473,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax.set_xlabel('training images (log scale)')
             ax.set_ylabel('test accuracy (%)')
             ax.legend(loc='upper left', frameon=False, ncol=3)
-        under_chart(fig, claim_lines(claims[shows[0]]))
+        under_chart(fig, claim_lines(claims[shows[0]]) + [l for k in shows[1:] for l in claim_lines(claims[k], hypothesis=False)])
 
         # 10. features and attention (needs checkpoints)
         fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')

@@ -36,8 +36,8 @@ CLAIMS = dict(
                 hypothesis='too early for FFN details to matter'),
     # architecture at a short budget, and the prediction for the long tier
     patch8=dict(says='Patch 8 > patch 4', refs=[(f'{SCREEN}/patch_size', 'patch8', 'patch4')],
-                hypothesis='4x fewer tokens buy more steps; at equal steps patch 4 should win'),
-    patch4_long=dict(says='At equal steps: patch 4 > patch 8', refs=[(LONG, 'cpu10', 'patch8'), (LONG, 'cpu10_half', 'patch8_half')],
+                hypothesis='fewer tokens buy steps; at equal steps, patch 4 wins'),
+    patch4_long=dict(says='Equal steps: patch 4 > patch 8', refs=[(LONG, 'cpu10', 'patch8'), (LONG, 'cpu10_half', 'patch8_half')],
                      hypothesis='once steps are equal, more tokens see finer detail'),
     # ResNet vs ViT
     vit_short=dict(says='ViT > ResNet-18 in 2 CPU-minutes', refs=[(f'{SCREEN}/resnet', 'vit', 'resnet18')],
@@ -46,7 +46,7 @@ CLAIMS = dict(
                       hypothesis='weight sharing learns edges from fewer images'),
     scaling_short=dict(says='ViT > ResNet-18 on 10% of the data', refs=[(f'{SCREEN}/data_scaling', 'vit_10pct', 'resnet18_10pct')],
                        hypothesis='the ViT takes 4x the steps'),
-    scaling=dict(says='ResNet-18 > ViT on 10% of the data', refs=[(LONG, 'resnet18_10pct', 'cpu10_10pct')],
+    scaling=dict(says='At equal epochs: ResNet-18 > ViT on 10% of the data', refs=[(LONG, 'resnet18_10pct', 'cpu10_10pct')],
                  hypothesis='less data favours the stronger prior'),
     best=dict(says='Best combination > baseline', refs=[(LONG, 'best', 'cpu10'), (LONG, 'best_half', 'cpu10_half'),
                                                           ('gpu_h200/equal_epochs', 'best', 'baseline'),
