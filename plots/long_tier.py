@@ -55,9 +55,9 @@ def short_vs_long():
         a, b = analysis.direction(short), analysis.direction(long)
         held = ('pending' if b is None or a is None else 'held' if a == b else
                 'flipped' if {a, b} == {'higher', 'lower'} else f"{a} -> {b}")
-        rows.append([words, number(short), a or '-', number(long), b or 'pending', held])
-    return style.md_table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points)', 'reads',
-                  'verdict'], rows)
+        rows.append([words, number(short), a or '-', '-' if long is None else analysis.claim_numbers(long), b or 'pending', held])
+    return style.md_table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points, length)',
+                           'reads', 'verdict'], rows)
 
 
 def staircase():
@@ -80,8 +80,8 @@ BLOCKS = dict(convergence=convergence, short_vs_long=short_vs_long, staircase=st
 
 def curves(out_dir):
     """Validation accuracy against optimizer step, every long variant (mean over its seeds, to the step every
-    seed reached), the screen's length marked."""
-    variants = studies().get(talk.LONG, {})
+    seed reached), the screen's length marked. The data-scaling runs (a subset: fewer steps an epoch) are left out."""
+    variants = {v: g for v, g in studies().get(talk.LONG, {}).items() if not g[0]['config'].get('subset')}
     runs = [r for g in variants.values() for r in g]
     fig, colour = style.figure(runs), style.colours(runs)
     ax = fig.subplots()

@@ -36,7 +36,7 @@ CLAIMS = dict(
                 hypothesis='too early for FFN details to matter'),
     # architecture at a short budget, and the prediction for the long tier
     patch8=dict(says='Patch 8 > patch 4', refs=[(f'{SCREEN}/patch_size', 'patch8', 'patch4')],
-                hypothesis='fewer tokens buy steps; at equal steps, patch 4 wins'),
+                hypothesis='fewer tokens buy steps; equal steps favour patch 4'),
     patch4_long=dict(says='Equal steps: patch 4 > patch 8', refs=[(LONG, 'cpu10', 'patch8'), (LONG, 'cpu10_half', 'patch8_half')],
                      hypothesis='once steps are equal, more tokens see finer detail'),
     # ResNet vs ViT
@@ -63,19 +63,16 @@ HELPED = ['stem', 'positions', 'distill']
 NOT_HELPED = ['augment_long', 'registers']
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
-TECHNIQUES = [
-    ('linear patches (no stem)', [(LONG, 'linear', 'cpu10'), (f'{SCREEN}/patch_embed', 'linear', 'conv')]),
-    ('linear patches, 25 epochs', [(LONG, 'linear_half', 'cpu10_half'), (f'{SCREEN}/patch_embed', 'linear', 'conv')]),
-    ('patch 8 (not 4)', [(LONG, 'patch8', 'cpu10'), (f'{SCREEN}/patch_size', 'patch8', 'patch4')]),
-    ('patch 8 (not 4), 25 epochs', [(LONG, 'patch8_half', 'cpu10_half'), (f'{SCREEN}/patch_size', 'patch8', 'patch4')]),
+TECHNIQUES = [  # refs: the long tier at 50 epochs, then at 25, then the short runs (the first with runs is drawn)
+    ('linear patches (no stem)', [(LONG, 'linear', 'cpu10'), (LONG, 'linear_half', 'cpu10_half'),
+                                  (f'{SCREEN}/patch_embed', 'linear', 'conv')]),
+    ('patch 8 (not 4)', [(LONG, 'patch8', 'cpu10'), (LONG, 'patch8_half', 'cpu10_half'), (f'{SCREEN}/patch_size', 'patch8', 'patch4')]),
     ('no positions', [(LONG, 'pos_none', 'cpu10'), (f'{SCREEN}/pos_emb', 'none', 'learned')]),
     ('sin-cos 2-D positions', [(LONG, 'pos_sincos2d', 'cpu10'), (f'{SCREEN}/pos_emb', 'sincos2d', 'learned')]),
     ('RoPE 2-D', [(LONG, 'pos_rope2d', 'cpu10'), (f'{SCREEN}/pos_emb', 'rope2d', 'learned')]),
     ('TrivialAugment', [(LONG, 'aug_trivial', 'cpu10'), (f'{SCREEN}/augment', '+augment', 'none')]),
-    ('full augmentation', [(LONG, 'aug_full', 'cpu10'), (f'{SCREEN}/augment', '+ema', 'none')]),
-    ('full augmentation, 25 epochs', [(LONG, 'aug_full_half', 'cpu10_half'), (f'{SCREEN}/augment', '+ema', 'none')]),
-    ('best combination', [(LONG, 'best', 'cpu10'), (f'{SCREEN}/best', 'best', 'baseline')]),
-    ('best combination, 25 epochs', [(LONG, 'best_half', 'cpu10_half'), (f'{SCREEN}/best', 'best', 'baseline')]),
+    ('full augmentation', [(LONG, 'aug_full', 'cpu10'), (LONG, 'aug_full_half', 'cpu10_half'), (f'{SCREEN}/augment', '+ema', 'none')]),
+    ('best combination', [(LONG, 'best', 'cpu10'), (LONG, 'best_half', 'cpu10_half'), (f'{SCREEN}/best', 'best', 'baseline')]),
     ('SwiGLU', [(f'{SCREEN}/ffn', 'swiglu', 'gelu')]),
     ('QK-norm', [(f'{SCREEN}/norm', 'layernorm_qknorm', 'layernorm')]),
     ('RMSNorm', [(f'{SCREEN}/norm', 'rmsnorm', 'layernorm')]),

@@ -227,6 +227,7 @@ json.dump({'name': a['name'], 'status': 'done', 'final': {'test_acc': 0.5}}, ope
 
 def test_parallel_runs_pinned_round_robin_with_own_output(tmp_path, monkeypatch, capsys):
     common, args = load_common(tmp_path, monkeypatch, FAKE_PARALLEL, '--seeds=2', '--parallel=2', '--devices=7,9')
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)  # a GPU run leaves the thread count alone: the user's would show
     grid = [('bad', {}), ('ok', {}), ('more', {})]
     results = common.run(args, grid)  # sequentially the first run would wait for a second one forever (exit 4)
     assert results == {'bad_s0': 'failed (exit 2)', 'ok_s0': 'done', 'more_s0': 'done',
