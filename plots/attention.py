@@ -75,13 +75,17 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
     ax = fig.subplots()
     d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
     m = d.mean(1)
+    T = cfg.n_prefix + cfg.grid ** 2  # the same distance under attention spread evenly over every patch: no locality
+    uniform = mean_distance(torch.ones(1, 1, T, T), cfg).item()
     if found is not None:
         found['finding'] = (f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
                             if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
                             f"in layer {L} (mean over heads; max {m.max():.1f} px in layer {m.argmax() + 1})")
+        found['finding'] += f"; uniform attention: {uniform:.1f} px"
     for l in range(L):
         ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color='tab:blue', alpha=0.7)
     ax.plot(np.arange(1, L + 1), m, color='black', label='mean over heads')
+    ax.axhline(uniform, color='0.4', ls='--', label='uniform attention')
     ax.set_xlabel('layer (block)')
     ax.set_ylabel('mean attention distance (pixels)')
     ax.set_ylim(bottom=0)
