@@ -11,6 +11,10 @@ when checkpoints exist, and the findings.
 
     python plots/slides.py                                  # results/talk.pdf and results/appendix.pdf
     python plots/slides.py --runs=runs --out=report --png=report/talk_png   # your own runs, slides as PNGs too
+    python plots/slides.py --ckpts=runs     # the features-and-attention slide from your checkpoints
+
+Without --ckpts that slide shows the figures committed in results/cpu_long/figures (drawn from checkpoints with
+plots/pca.py and plots/attention.py; see results/cpu_long/README.md).
 """
 import os
 import tempfile
@@ -33,6 +37,7 @@ import talk
 from style import FIGSIZE, FOOTER_PT
 
 EXPS = os.path.join(analysis.ROOT, 'exps')
+FIGURES = os.path.join(analysis.ROOT, 'results', 'cpu_long', 'figures')  # the committed PCA and attention figures
 PER_SLIDE = 7  # bullets on one conclusions slide
 
 
@@ -165,7 +170,7 @@ def claim_lines(c, hypothesis=True):
                 dict(color=BAD if c['state'] == 'flagged' else 'black', fontweight='bold'))
     rows = [head]
     if c['state'] == 'flagged':
-        rows.append((f"\u26a0 not supported by the current logs ({c['why']})", BODY_PT, dict(color=BAD)))
+        rows.append((f"\u26a0 unsupported: {c['why']}", BODY_PT, dict(color=BAD)))
     if hypothesis:
         rows.append((f"Hypothesis: {c['hypothesis']}", BODY_PT, dict(style='italic', color='#1f4e79')))
     return rows
@@ -473,11 +478,15 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax.set_xlabel('training images (log scale)')
             ax.set_ylabel('test accuracy (%)')
             ax.legend(loc='upper left', frameon=False, ncol=3)
-        under_chart(fig, claim_lines(claims[shows[0]]) + [l for k in shows[1:] for l in claim_lines(claims[k], hypothesis=False)])
+        under_chart(fig, claim_lines(claims[shows[0]], hypothesis=len(shows) == 1) + [l for k in shows[1:] for l in claim_lines(claims[k])])
 
         # 10. features and attention (needs checkpoints)
         fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')
-        shown = [png for _, png, _ in checkpoint_figures(ckpts or runs_dir, tmp) if png]
+        if ckpts:
+            shown = [png for _, png, _ in checkpoint_figures(ckpts, tmp) if png]
+        else:  # checkpoints are too big to commit: the figures drawn from them are (plots/pca.py, plots/attention.py)
+            shown = [f for f in (os.path.join(FIGURES, 'pca_features.png'), os.path.join(FIGURES, 'attention_distance.png'))
+                     if os.path.exists(f)]
         if shown:
             image(fig, shown)
         else:

@@ -44,9 +44,9 @@ CLAIMS = dict(
                    hypothesis='the ViT takes 4x the steps'),
     resnet_equal=dict(says='ResNet-18 > ViT at equal epochs', refs=[(LONG, 'resnet18', 'cpu10'), ('gpu_h200/equal_epochs', 'resnet18', 'baseline')],
                       hypothesis='weight sharing learns edges from fewer images'),
-    scaling_short=dict(says='ViT > ResNet-18 on 10% of the data', refs=[(f'{SCREEN}/data_scaling', 'vit_10pct', 'resnet18_10pct')],
+    scaling_short=dict(says='ViT > ResNet-18 on 10%', refs=[(f'{SCREEN}/data_scaling', 'vit_10pct', 'resnet18_10pct')],
                        hypothesis='the ViT takes 4x the steps'),
-    scaling=dict(says='At equal epochs: ResNet-18 > ViT on 10% of the data', refs=[(LONG, 'resnet18_10pct', 'cpu10_10pct')],
+    scaling=dict(says='Equal epochs: ResNet-18 > ViT on 10%', refs=[(LONG, 'resnet18_10pct', 'cpu10_10pct')],
                  hypothesis='less data favours the stronger prior'),
     best=dict(says='Best combination > baseline', refs=[(LONG, 'best', 'cpu10'), (LONG, 'best_half', 'cpu10_half'),
                                                           ('gpu_h200/equal_epochs', 'best', 'baseline'),
@@ -97,9 +97,9 @@ CONCLUSIONS = [
 ]
 
 FUTURE = [
-    'Patch 4 vs 8 at equal steps: tokens or compute?',
+    'Without the conv stem, do heads turn local?',
     'Strong augmentation once the ViT overfits',
     'Distillation from a converged ResNet-18',
-    'PCA and attention distance of converged models',
+    'ResNet-18 vs ViT on all 45,000 images at length',
     'Data scaling beyond 45,000 images',
 ]

@@ -319,7 +319,7 @@ def test_claims_checked_against_the_logs(tmp_path):
     stem = claims['stem']
     assert stem['evidence']['study'] == 'cpu_long/long' and stem['evidence']['length'] == '30 epochs'
     assert (stem['state'], stem['why']) == ('flagged', 'sign flipped')
-    assert any('not supported by the current logs (sign flipped)' in t for t, _, _ in slides.claim_lines(stem))
+    assert any('unsupported: sign flipped' in t for t, _, _ in slides.claim_lines(stem))
     # inside the spread: one seed disagrees
     mixed = SCREEN[:1] + [('cpu_2min/patch_embed', 'linear', dict(time_limit=2.0), [(0.50, 0.50), (0.56, 0.57)])]
     claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r3', mixed))),
