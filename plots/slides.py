@@ -38,6 +38,7 @@ from style import FIGSIZE, FOOTER_PT
 
 EXPS = os.path.join(analysis.ROOT, 'exps')
 FIGURES = os.path.join(analysis.ROOT, 'results', 'cpu_long', 'figures')  # the committed PCA and attention figures
+PCA_PNG, ATTENTION_PNG = 'pca_features.png', 'attention_distance.png'  # what plots/pca.py and plots/attention.py name them
 PER_SLIDE = 7  # bullets on one conclusions slide
 
 
@@ -73,9 +74,9 @@ def checkpoint_figures(runs_dir, tmp):
     """The PCA and attention-distance figures of the best checkpoints under runs_dir, written into tmp:
     [(title, PNG or None, finding or why there is none)]."""
     out = []
-    for name, make, stem in (('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), 'pca_features.png'),
+    for name, make, stem in (('PCA of features: ViT vs ResNet', lambda f: pca.main(runs_dir, tmp, n=500, found=f), PCA_PNG),
                              ('Attention: how far each head looks', lambda f: attention.main(runs_dir, tmp, found=f),
-                              'attention_distance.png')):
+                              ATTENTION_PNG)):
         found = {'finding': 'missing: no finished run with a checkpoint under ' + runs_dir}
         try:
             png = next((p for p in make(found) if p.endswith(stem)), None)
@@ -485,8 +486,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         if ckpts:
             shown = [png for _, png, _ in checkpoint_figures(ckpts, tmp) if png]
         else:  # checkpoints are too big to commit: the figures drawn from them are (plots/pca.py, plots/attention.py)
-            shown = [f for f in (os.path.join(FIGURES, 'pca_features.png'), os.path.join(FIGURES, 'attention_distance.png'))
-                     if os.path.exists(f)]
+            shown = [f for f in (os.path.join(FIGURES, PCA_PNG), os.path.join(FIGURES, ATTENTION_PNG)) if os.path.exists(f)]
         if shown:
             image(fig, shown)
         else:
