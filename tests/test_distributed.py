@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT
+from conftest import ROOT, run_train
 import data
 import techniques
 from test_robust import TINY, read_log, wait_for_epochs
@@ -34,9 +34,12 @@ def torchrun(args, cwd=ROOT, **popen):
 
 
 def train(args, out_dir, ranks):
-    cmd = ['train.py', *FLAGS, f'--out_dir={out_dir}', *args]
-    p = torchrun(cmd) if ranks == 2 else subprocess.Popen([PY, *cmd], cwd=ROOT, stdout=subprocess.PIPE,
-                                                          stderr=subprocess.PIPE, text=True)
+    """(returncode, stdout, stderr): 2 ranks under torchrun; 1 in this process (conftest.run_train: no start-up)."""
+    flags = [*FLAGS, f'--out_dir={out_dir}', *args]
+    if ranks == 1:
+        r = run_train(*flags)
+        return r.returncode, r.stdout, r.stderr
+    p = torchrun(['train.py', *flags])
     out, err = p.communicate(timeout=300)
     return p.returncode, out, err
 
@@ -184,7 +187,7 @@ def test_stem_freeze_under_torchrun(tmp_path):
     """The ResNet stem frozen for the first epoch, then trained: DDP is rebuilt when the trained parameters change
     (otherwise it waits for the frozen stem's gradients and fails). While frozen (BatchNorm in eval mode) 2 ranks
     match 1 process; after, each rank's BatchNorm sees half the batch, so only the run's completion is compared."""
-    args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2', '--subset=40']  # 4 steps an epoch
+    args = ['--patch_embed=resnet18', '--stem_freeze_epochs=1', '--epochs=2', '--subset=20', '--val_size=20']  # 2 steps an epoch
     logs = []
     for ranks in (2, 1):
         code, _, err = train(args, tmp_path / str(ranks), ranks)

@@ -170,11 +170,10 @@ def test_ctrl_c_and_scheduler_signals_checkpoint(tmp_path):
     checkpoint and log, status interrupted, exit 128 + signal; one of them then resumes to the end (that a
     resumed run retraces an uninterrupted one is test_robust.py's SIGTERM test)."""
     sigs = (signal.SIGINT, signal.SIGUSR1, signal.SIGHUP)
-    procs = []
-    for sig in sigs:  # one at a time: a run started beside another one can end before its turn to be signalled
-        procs.append(start(SLOW, tmp_path / sig.name))
-        wait_for_epochs(tmp_path / sig.name / 'r', 1, procs[-1])
-        procs[-1].send_signal(sig)
+    procs = [start(SLOW, tmp_path / sig.name) for sig in sigs]  # side by side: each is signalled after its
+    for sig, p in zip(sigs, procs):                               # first of 6 epochs, long before its last
+        wait_for_epochs(tmp_path / sig.name / 'r', 1, p)
+        p.send_signal(sig)
     for sig, p in zip(sigs, procs):
         _, err = p.communicate(timeout=60)
         assert p.returncode == 128 + sig and f'signal {sig}: stopping after this step' in err, err
