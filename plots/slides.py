@@ -1,7 +1,8 @@
 """The talk and its appendix, two 16:9 PDFs from the logs with matplotlib alone.
 
-The talk (13 slides): the question and setup, the baseline's curves, architecture against cost, every technique
-ranked, what helped and what did not (with hypotheses), ResNet vs ViT as the why, the staircase, conclusions
+The talk (14 slides): the question and setup, the baseline's curves, architecture against cost, every technique
+ranked, what helped and what did not (with hypotheses), ResNet vs ViT as the why (accuracy, data scaling, PCA
+of features, attention distance), the staircase, conclusions
 and future experiments. Its words live in plots/talk.py; every number is read from the logs, from the long
 tier (results/cpu_long) where its runs have finished and from the short runs otherwise, marked by length.
 A claim the logs no longer support is flagged on its slide and in the build's output; a slide that breaks
@@ -11,9 +12,9 @@ when checkpoints exist, and the findings.
 
     python plots/slides.py                                  # results/talk.pdf and results/appendix.pdf
     python plots/slides.py --runs=runs --out=report --png=report/talk_png   # your own runs, slides as PNGs too
-    python plots/slides.py --ckpts=runs     # the features-and-attention slide from your checkpoints
+    python plots/slides.py --ckpts=runs     # the features and attention slides from your checkpoints
 
-Without --ckpts that slide shows the figures committed in results/cpu_long/figures (drawn from checkpoints with
+Without --ckpts those slides show the figures committed in results/cpu_long/figures (drawn from checkpoints with
 plots/pca.py and plots/attention.py; see results/cpu_long/README.md).
 """
 import os
@@ -481,28 +482,29 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax.legend(loc='upper left', frameon=False, ncol=3)
         under_chart(fig, claim_lines(claims[shows[0]], hypothesis=len(shows) == 1) + [l for k in shows[1:] for l in claim_lines(claims[k])])
 
-        # 10. features and attention (needs checkpoints)
-        fig = page('Why, 3: features and attention', [], extra='PCA of pooled test features; mean attention distance')
+        # 10-11. features, then attention: one figure per slide, big enough for the back of the room
         if ckpts:
-            shown = [png for _, png, _ in checkpoint_figures(ckpts, tmp) if png]
+            drawn = [(png, finding) for _, png, finding in checkpoint_figures(ckpts, tmp)]
         else:  # checkpoints are too big to commit: the figures drawn from them are (plots/pca.py, plots/attention.py)
-            shown = [f for f in (os.path.join(FIGURES, PCA_PNG), os.path.join(FIGURES, ATTENTION_PNG)) if os.path.exists(f)]
-        if shown:
-            image(fig, shown)
-        else:
-            write(fig, [('Needs the converged checkpoints:', 26, dict(color=PENDING)),
-                        ('python plots/slides.py --ckpts=runs', BODY_PT, dict(family='monospace')),
-                        ('Hypothesis: ResNet features separate classes more; early ViT heads look far', BODY_PT,
-                         dict(style='italic', color='#1f4e79'))], top=0.7, gap=0.05)
+            drawn = [(os.path.join(FIGURES, png), '') for png in (PCA_PNG, ATTENTION_PNG)]
+        for (title, extra, hypothesis), (png, finding) in zip(talk.WHY_FIGURES, drawn):
+            fig = page(title, [], extra=extra)
+            if png and os.path.exists(png):
+                under_chart(fig, [(f"Hypothesis: {hypothesis}", BODY_PT, dict(style='italic', color='#1f4e79'))])
+                image(fig, [png])
+            else:
+                write(fig, [(finding or 'Needs the converged checkpoints:', 26, dict(color=PENDING)),
+                            ('python plots/slides.py --ckpts=runs', BODY_PT, dict(family='monospace')),
+                            (f"Hypothesis: {hypothesis}", BODY_PT, dict(style='italic', color='#1f4e79'))], top=0.7, gap=0.05)
 
-        # 11. the staircase
+        # 12. the staircase
         stair = studies.get(talk.LONG, {})
         groups = [stair.get(v, []) for _, v in talk.STAIRCASE]
         fig = page('The staircase: one change at a time', [r for g in groups for r in g], shows=talk.STAIRCASE_CLAIMS)
         bars(fig.subplots(), [w for w, _ in talk.STAIRCASE], groups, [plt.get_cmap('Blues')(0.35 + 0.13 * i) for i in range(5)])
         under_chart(fig, claim_lines(claims[talk.STAIRCASE_CLAIMS[0]]))
 
-        # 12. conclusions
+        # 13. conclusions
         keys = [k for _, ks in talk.CONCLUSIONS for k in ks]
         fig = page('Conclusions', runs_behind(keys), shows=keys)
         rows = []
@@ -512,7 +514,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             rows.append((f"{mark} {text}", 26, dict(color=c if mark != '\u2713' else 'black')))
         write(fig, rows, gap=0.05)
 
-        # 13. future experiments
+        # 14. future experiments
         fig = page('Future experiments', [], extra='plans, not results')
         write(fig, [(f"\u2022 {t}", 26, {}) for t in talk.FUTURE], gap=0.05)
 

@@ -83,6 +83,12 @@ TECHNIQUES = [  # refs: the long tier at 50 epochs, then at 25, then the short r
     ('soft distillation', [(LONG, 'std+reg+stem+ls+distill', 'std+reg+stem+ls'), ('cpu_300steps/distill', 'soft', 'vit')]),
 ]
 
+# the two figure slides after the accuracy and scaling ones: (title, footer note, our hypothesis)
+WHY_FIGURES = [('Why, 3: what the features separate', 'PCA of pooled test features',
+                'both split animals from vehicles; the ResNet separates finer classes'),
+               ('Why, 4: how far attention looks', 'mean attention distance per head',
+                'heads look as far as uniform attention: the stem supplies locality')]
+
 # the staircase (exps/long.py): each step adds one thing to the one before
 STAIRCASE = [('standard ViT', 'std'), ('+ regularisation', 'std+reg'), ('+ ResNet stem', 'std+reg+stem'),
              ('+ LayerScale', 'std+reg+stem+ls'), ('+ distillation', 'std+reg+stem+ls+distill')]

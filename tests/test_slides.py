@@ -267,7 +267,7 @@ def test_talk_is_12_to_15_slide_grade_slides(tmp_path):
     assert 12 <= len(pages) <= 15
     titles = [p['title'] for p in pages]
     for part in ('The question and the setup', 'Baseline: training curves', 'Architecture', 'Every technique, ranked',
-                 'What helped', 'What did not help', 'Why, 1', 'The staircase', 'Conclusions', 'Future experiments'):
+                 'What helped', 'What did not help', 'Why, 1', 'Why, 2', 'Why, 3', 'Why, 4', 'The staircase', 'Conclusions', 'Future experiments'):
         assert any(t.startswith(part) for t in titles), part
     assert [p['problems'] for p in pages] == [[]] * len(pages)
     pdf = open(tmp_path / 'talk.pdf', 'rb').read()
