@@ -97,7 +97,7 @@ STAIRCASE_CLAIMS = ['stair_reg', 'stair_stem']
 # conclusions: (words, the claims behind them); the slide marks each with its claims' state
 CONCLUSIONS = [
     ('Inductive bias pays most: conv stem, positions', ['stem', 'positions']),
-    ('A short budget ranks models by speed', ['patch8', 'vit_short']),
+    ('A short budget ranks models by speed', ['patch8', 'patch4_long', 'vit_short']),
     ('At equal epochs ResNet-18 still leads', ['resnet_equal']),
     ('Most modern tricks sit inside the seed spread', ['swiglu']),
 ]
