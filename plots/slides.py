@@ -466,12 +466,17 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         if variants:
             ax = fig.subplots()
             sizes = set()
-            for model, pts in analysis.scaling_points(variants).items():
-                n = [p[0] for p in pts]
-                sizes |= set(n)
-                ax.errorbar(n, [100 * p[1]['acc'] for p in pts], yerr=[100 * p[1]['std'] for p in pts], marker='o', ms=10,
-                            capsize=5, color='tab:red' if model.startswith('resnet') else 'tab:blue',
-                            label='ResNet-18' if model.startswith('resnet') else 'ViT')
+            # the screen's curve, and the long tier's points on it (stars) until the long tier has a curve of its own
+            drawn = [(variants, 'o', '-', '' if study == talk.LONG else ', 2 min')]
+            drawn += [(long, '*', 'none', ', 50 epochs')] if study != talk.LONG and long else []
+            for runs_at, marker, line, length in drawn:
+                for model, pts in analysis.scaling_points(runs_at).items():
+                    n = [p[0] for p in pts]
+                    sizes |= set(n)
+                    ax.errorbar(n, [100 * p[1]['acc'] for p in pts], yerr=[100 * p[1]['std'] for p in pts], marker=marker,
+                                ms=10 if marker == 'o' else 20, ls=line, capsize=5,
+                                color='tab:red' if model.startswith('resnet') else 'tab:blue',
+                                label=('ResNet-18' if model.startswith('resnet') else 'ViT') + length)
             ax.set_xscale('log')
             ax.set_xticks(sorted(sizes), [f"{x:,}" for x in sorted(sizes)])
             ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
@@ -479,7 +484,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax.axhline(10, color='0.4', ls='--', lw=1.5, label='chance')
             ax.set_xlabel('training images (log scale)')
             ax.set_ylabel('test accuracy (%)')
-            ax.legend(loc='upper left', frameon=False, ncol=3)
+            ax.legend(loc='upper right', frameon=False, ncol=2)
         under_chart(fig, claim_lines(claims[shows[0]], hypothesis=len(shows) == 1) + [l for k in shows[1:] for l in claim_lines(claims[k])])
 
         # 10-11. features, then attention: one figure per slide, big enough for the back of the room

@@ -30,6 +30,8 @@ CLAIMS = dict(
                  hypothesis='short runs underfit; augmentation pays once models overfit'),
     augment_long=dict(says='None > full augmentation', refs=[(LONG, 'cpu10_half', 'aug_full_half')],
                       hypothesis='the small ViT underfits augmented data'),
+    augment_10pct=dict(says='On 10% of the data: full augmentation > none', refs=[(LONG, 'aug_full_10pct', 'cpu10_10pct')],
+                       hypothesis='augmentation pays once the model overfits'),
     registers=dict(says='No registers > 4 registers', refs=[(f'{SCREEN}/registers', 'reg0', 'reg4')],
                    hypothesis='extra tokens cost steps'),
     swiglu=dict(says='SwiGLU = GELU', same=True, refs=[(f'{SCREEN}/ffn', 'swiglu', 'gelu')],
@@ -98,7 +100,7 @@ STAIRCASE_CLAIMS = ['stair_reg', 'stair_stem']
 CONCLUSIONS = [
     ('Inductive bias pays most: conv stem, positions', ['stem', 'positions']),
     ('A short budget ranks models by speed', ['patch8', 'patch4_long', 'vit_short']),
-    ('At equal epochs ResNet-18 still leads', ['resnet_equal']),
+    ('At equal epochs ResNet-18 still leads', ['resnet_equal', 'scaling']),
     ('Most modern tricks sit inside the seed spread', ['swiglu']),
 ]
 
