@@ -457,7 +457,7 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
 
         # 9. data scaling
         long = {v: g for v, g in studies.get(talk.LONG, {}).items()
-                if (v.endswith('pct') or v in ('cpu10', 'resnet18')) and analysis.summary(g)['done']}
+                if (v.endswith('pct') and v.startswith(('cpu10_', 'resnet18_')) or v in ('cpu10', 'resnet18')) and analysis.summary(g)['done']}
         points = analysis.scaling_points(long).values()  # a curve at length once each model has two sizes
         study = talk.LONG if len(points) == 2 and all(len(p) > 1 for p in points) else f'{talk.SCREEN}/data_scaling'
         variants = long if study == talk.LONG else studies.get(study, {})
