@@ -162,6 +162,11 @@ BODY_PT, CLAIM_PT, MAX_WORDS = 20, 22, 40
 GOOD, BAD, NEUTRAL, PENDING = '#1a7f37', '#c0392b', '0.45', '0.55'
 
 
+def hypothesis_line(text):
+    """A hypothesis as the talk shows it: ours, not measured, so set apart in italics."""
+    return (f"Hypothesis: {text}", BODY_PT, dict(style='italic', color='#1f4e79'))
+
+
 def claim_lines(c, hypothesis=True):
     """[(text, size, style)] of one claim: what it says and its numbers, its hypothesis, and a mark when the
     logs no longer support it or have not run yet."""
@@ -174,7 +179,7 @@ def claim_lines(c, hypothesis=True):
     if c['state'] == 'flagged':
         rows.append((f"\u26a0 unsupported: {c['why']}", BODY_PT, dict(color=BAD)))
     if hypothesis:
-        rows.append((f"Hypothesis: {c['hypothesis']}", BODY_PT, dict(style='italic', color='#1f4e79')))
+        rows.append(hypothesis_line(c['hypothesis']))
     return rows
 
 
@@ -495,12 +500,12 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         for (title, extra, hypothesis), (png, finding) in zip(talk.WHY_FIGURES, drawn):
             fig = page(title, [], extra=extra)
             if png and os.path.exists(png):
-                under_chart(fig, [(f"Hypothesis: {hypothesis}", BODY_PT, dict(style='italic', color='#1f4e79'))])
+                under_chart(fig, [hypothesis_line(hypothesis)])
                 image(fig, [png])
             else:
                 write(fig, [(finding or 'Needs the converged checkpoints:', 26, dict(color=PENDING)),
                             ('python plots/slides.py --ckpts=runs', BODY_PT, dict(family='monospace')),
-                            (f"Hypothesis: {hypothesis}", BODY_PT, dict(style='italic', color='#1f4e79'))], top=0.7, gap=0.05)
+                            hypothesis_line(hypothesis)], top=0.7, gap=0.05)
 
         # 12. the staircase
         stair = studies.get(talk.LONG, {})
