@@ -42,6 +42,23 @@ def convergence():
                   'converged (< 0.5)', 'test (%)'], rows)
 
 
+def twice_as_long():
+    """Every variant run at the tier's length and at half of it (`X` and `X_half`): each one's test and best
+    validation, and the paired gain of doubling the length, per seed."""
+    variants, rows = studies().get(talk.LONG, {}), []
+    for v in variants:
+        if v + '_half' not in variants:
+            continue
+        half, full = analysis.summary(variants[v + '_half']), analysis.summary(variants[v])
+        gain = lambda key: ' / '.join(f'{100 * (x - y):+.2f}' for x, y in
+                                      analysis.paired(variants[v], variants[v + '_half'], key)) or '-'
+        epochs = [g[0]['config']['epochs'] for g in (variants[v + '_half'], variants[v])]
+        rows.append([f'`{v}` ({epochs[0]} -> {epochs[1]} epochs)', analysis.pm(half['acc'], half['std'], half['done'], 2),
+                     analysis.pm(full['acc'], full['std'], full['done'], 2), gain('test_acc'), gain('best_val_acc')])
+    return style.md_table(['variant (length)', 'test, half length (%)', 'test, full length (%)',
+                           'gain of twice the steps, test (points)', 'gain, best validation (points)'], rows)
+
+
 def short_vs_long():
     """One row per technique with a screen and a long comparison: each one's paired test-accuracy difference
     and reading, and whether the screen's verdict held at length."""
@@ -75,7 +92,7 @@ def staircase():
                   'gain over the step before (points)'], rows)
 
 
-BLOCKS = dict(convergence=convergence, short_vs_long=short_vs_long, staircase=staircase)
+BLOCKS = dict(convergence=convergence, twice_as_long=twice_as_long, short_vs_long=short_vs_long, staircase=staircase)
 
 
 def curves(out_dir):

@@ -207,6 +207,29 @@ def test_tables_give_mean_std_steps_and_cost(logs, tmp_path):
     assert os.path.exists(tmp_path / 'tables' / 'patch_size.tex')
 
 
+def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
+    """plots/long_tier.py: the 20%-rule gain counts only finished runs, and doubling the length is paired by
+    seed (cpu10 at 3 epochs against cpu10_half at its planned epochs)."""
+    import long_tier
+    folder = tmp_path / talk.LONG
+    folder.mkdir(parents=True)
+    for seed, (half, full) in enumerate([(0.70, 0.74), (0.72, 0.73)]):
+        for name, test, epochs in ((f'cpu10_half_s{seed}', half, 2), (f'cpu10_s{seed}', full, 3)):
+            log = fake_log(name, dict(epochs=epochs), seed, test, test)  # val_acc rises 0.02 an epoch to `test`
+            log['history'] = log['history'][-epochs:]
+            (folder / f'{name}.json').write_text(json.dumps(log))
+    running = fake_log('patch8_s0', dict(epochs=10), 0, 0.5, 0.5)
+    running.update(status='running', final={})
+    (folder / 'patch8_s0.json').write_text(json.dumps(running))
+    monkeypatch.setattr(long_tier, 'RESULTS', str(tmp_path))
+    twice = long_tier.twice_as_long().splitlines()
+    assert twice[2].strip('| ').split(' | ') == ['`cpu10` (2 -> 3 epochs)', '71.00 ± 1.41', '73.50 ± 0.71',
+                                                '+4.00 / +1.00', '+4.00 / +1.00'], twice
+    rows = {l.split(' | ')[0].strip('| '): l.strip('| ').split(' | ') for l in long_tier.convergence().splitlines()[2:]}
+    assert rows['cpu10_s0'][1:] == ['3/3', '72.0', '74.0', '+2.00', 'no', '74.0']  # 80% of 3 epochs = the first 2
+    assert rows['patch8_s0'][1:] == ['3/10', '-', '50.0', '-', '-', '-']  # unfinished: no gain, no verdict
+
+
 def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
     runs = []
     for name, val, test in (('a', 0.6, 0.5), ('b', 0.5, 0.7)):  # b wins on test only
