@@ -412,10 +412,12 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         rows = [(talk.QUESTION, 26, dict(fontweight='bold'))]
         if base:
             c, m, d = base[0]['config'], base[0]['model'], base[0]['data']
+            epochs = sorted({r['config']['epochs'] for g in studies.get(talk.LONG, {}).values() for r in g})
+            long_epochs = f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else epochs[0] if epochs else 'no'
             rows += [(f"ViT: {m['params'] / 1e6:.1f}M params, patch {c['patch_size']}, {c['depth']} blocks, conv stem",
                       BODY_PT, {}),
                      (f"CIFAR-10: {d['train']:,} train, {d['val']:,} validation, {d['test']:,} test", BODY_PT, {}),
-                     ('Screen: 2 CPU-minutes per run; long: 50 epochs', BODY_PT, {}),
+                     (f"Screen: {c['time_limit']:g} CPU-minutes per run; long: {long_epochs} epochs", BODY_PT, {}),
                      ('Chosen on validation; test used once', BODY_PT, {})]
         write(fig, rows, gap=0.04)
 
@@ -472,9 +474,9 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
             ax = fig.subplots()
             sizes = set()
             # the screen's curve, and the long tier's points on it (stars) until the long tier has a curve of its own
-            drawn = [(variants, 'o', '-', '' if study == talk.LONG else ', 2 min')]
-            drawn += [(long, '*', 'none', ', 50 epochs')] if study != talk.LONG and long else []
-            for runs_at, marker, line, length in drawn:
+            drawn = [(variants, 'o', '-')] + ([(long, '*', 'none')] if study != talk.LONG and long else [])
+            for runs_at, marker, line in drawn:
+                length = '' if study == talk.LONG else ', ' + analysis.length([r for g in runs_at.values() for r in g])
                 for model, pts in analysis.scaling_points(runs_at).items():
                     n = [p[0] for p in pts]
                     sizes |= set(n)
