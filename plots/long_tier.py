@@ -12,6 +12,7 @@ import numpy as np
 
 import style  # first: it puts the repo root (analysis.py) on the path
 import analysis
+from curves import draw as draw_curves
 import talk
 
 RESULTS = os.path.join(analysis.ROOT, 'results')
@@ -115,8 +116,22 @@ def curves(out_dir):
     return style.save(fig, out_dir, 'long_curves')
 
 
+def baseline_curves(out_dir):
+    """The recipe's training and validation loss and accuracy at the tier's length and at half of it (the same
+    steps per epoch, so the epochs line up): where it converges, and how far training and validation part."""
+    variants = {v: g for v, g in studies().get(talk.LONG, {}).items() if v in ('cpu10', 'cpu10_half')}
+    runs = [r for g in variants.values() for r in g]
+    if not runs:
+        return []
+    fig = style.figure(runs)
+    draw_curves(fig, variants, style.colours(runs))
+    epochs = sorted({r['config']['epochs'] for r in runs})
+    fig.suptitle(f"The recipe (configs/cpu10.py) at {' and '.join(map(str, epochs))} epochs")
+    return style.save(fig, out_dir, 'baseline_curves')
+
+
 if __name__ == '__main__':
     args = style.parse_args(__doc__, runs=None, out=os.path.join(RESULTS, 'cpu_long', 'figures'))
     for name, make in BLOCKS.items():
         print(f"## {name}\n\n{make()}")
-    print('\n'.join(curves(args.out)))
+    print('\n'.join(curves(args.out) + baseline_curves(args.out)))

@@ -216,7 +216,7 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     for seed, (half, full) in enumerate([(0.70, 0.74), (0.72, 0.73)]):
         for name, test, epochs in ((f'cpu10_half_s{seed}', half, 2), (f'cpu10_s{seed}', full, 3)):
             log = fake_log(name, dict(epochs=epochs), seed, test, test)  # val_acc rises 0.02 an epoch to `test`
-            log['history'] = log['history'][-epochs:]
+            log['history'] = log['history'][:epochs]
             (folder / f'{name}.json').write_text(json.dumps(log))
     running = fake_log('patch8_s0', dict(epochs=10), 0, 0.5, 0.5)
     running.update(status='running', final={})
@@ -228,6 +228,11 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     rows = {l.split(' | ')[0].strip('| '): l.strip('| ').split(' | ') for l in long_tier.convergence().splitlines()[2:]}
     assert rows['cpu10_s0'][1:] == ['3/3', '72.0', '74.0', '+2.00', 'no', '74.0']  # 80% of 3 epochs = the first 2
     assert rows['patch8_s0'][1:] == ['3/10', '-', '50.0', '-', '-', '-']  # unfinished: no gain, no verdict
+    saved = {}
+    monkeypatch.setattr(style, 'save', lambda fig, out_dir, stem: saved.update({stem: fig}) or [stem])
+    assert long_tier.baseline_curves(str(tmp_path)) == ['baseline_curves']
+    lines = {(l.get_label(), tuple(l.get_xdata())) for ax in saved['baseline_curves'].axes for l in ax.get_lines()}
+    assert lines == {('cpu10', (1, 2, 3)), ('cpu10_half', (1, 2))}  # the recipe at both lengths; patch8 left out
 
 
 def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
