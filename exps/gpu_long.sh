@@ -18,7 +18,7 @@ LONG="python3 exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0
 (
   $LONG --only=cpu10,cpu10_half,resnet18,patch8,linear,pos_none
   $LONG --only=pos_sincos2d,pos_rope2d,best,best_lr1e-3,cpu10_lr1e-3,aug_trivial
-  $LONG --only=aug_full,aug_full_half,best_half,patch8_half,linear_half,resnet18_adamw,std,std+reg,std+reg+stem,std+reg+stem+ls,std+reg+stem+ls+distill
+  $LONG --only=aug_full,aug_full_half,best_half,patch8_half,linear_half,aug_trivial_half,resnet18_adamw,std,std+reg,std+reg+stem,std+reg+stem+ls,std+reg+stem+ls+distill
   $LONG --only=cpu10_10pct,cpu10_25pct,cpu10_50pct,resnet18_10pct,resnet18_25pct,resnet18_50pct,aug_full_10pct
 ) & queue=$!
 deadline=$((SECONDS + SECONDS_LEFT))
