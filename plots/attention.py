@@ -1,7 +1,7 @@
 """Where the best ViT looks: CLS-to-patch attention maps per layer (rows) and head (columns) for one
 test image, and the mean attention distance of every head against depth (ViT paper, fig. 7).
 
-    python plots/attention.py --runs=runs --out=report/figures [--ckpt=runs/x/y/ckpt_best.pt]
+    python plots/attention.py --runs=runs --out=report/figures [--ckpt=runs/x/y/ckpt_best.pt[,runs/x/z/ckpt_best.pt]]
 """
 import numpy as np
 import torch
@@ -44,19 +44,31 @@ def mean_distance(probs, cfg):
     return (a * dist).sum(-1).mean(dim=(0, 2))
 
 
+def distances(ckpt, n):
+    """(the run's config, the model's ViTConfig, (layers, heads) mean attention distances on n test images, the
+    distance under uniform attention on its grid)."""
+    model, config = models.load_model(ckpt)
+    x, *_ = analysis.test_images(config, n)
+    cfg = model.cfg
+    d = np.stack([mean_distance(p, cfg).numpy() for p in attention_maps(model, x)])
+    T = cfg.n_prefix + cfg.grid ** 2  # the same distance under attention spread evenly over every patch: no locality
+    return config, cfg, d, mean_distance(torch.ones(1, 1, T, T), cfg).item()
+
+
 def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
-    """Writes the figures; found (a dict), if given, receives 'finding': 'vit_s0: mean attention distance 5.1 px in
-    layer 1, 11.3 px in layer 6 (mean over heads; ...)'."""
-    ckpt = ckpt or analysis.best_checkpoint(analysis.load_runs(runs_dir), vit=True)
-    if ckpt is None:
+    """Writes the figures: the maps of the first checkpoint, the distances of every one (ckpt: one path, or
+    several joined by commas to compare models on one axis). found (a dict), if given, receives 'finding':
+    'vit_s0: mean attention distance 5.1 px in layer 1, 11.3 px in layer 6 (mean over heads; ...)'."""
+    ckpts = ckpt.split(',') if ckpt else [analysis.best_checkpoint(analysis.load_runs(runs_dir), vit=True)]
+    if ckpts[0] is None:
         print('attention: no finished ViT run with a checkpoint')
         return []
-    model, config = models.load_model(ckpt)
+    model, config = models.load_model(ckpts[0])
     x, _, raw, _ = analysis.test_images(config, n)
     maps = attention_maps(model, x)
     cfg, L, H = model.cfg, len(maps), min(maps[0].shape[1], max_heads)
-    runs = analysis.run_of(ckpt)
-    fig = style.figure(runs)
+    runs = [r for c in ckpts for r in analysis.run_of(c)]
+    fig = style.figure(analysis.run_of(ckpts[0]))
     axes = fig.subplots(L, H + 1, squeeze=False)
     for l, probs in enumerate(maps):
         axes[l, 0].imshow(raw[0].permute(1, 2, 0).numpy().squeeze())
@@ -73,27 +85,33 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
 
     fig = style.figure(runs)
     ax = fig.subplots()
-    d = np.stack([mean_distance(p, cfg).numpy() for p in maps])  # (layers, heads)
-    m = d.mean(1)
-    T = cfg.n_prefix + cfg.grid ** 2  # the same distance under attention spread evenly over every patch: no locality
-    uniform = mean_distance(torch.ones(1, 1, T, T), cfg).item()
+    findings, uniforms = [], {}
+    for i, c in enumerate(ckpts):
+        config, vit_cfg, d, uniform = distances(c, n)
+        m, L, colour = d.mean(1), len(d), style.PALETTE[i]
+        findings.append(f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
+                        if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
+                        f"in layer {L} (mean over heads; max {m.max():.1f} px in layer {m.argmax() + 1})")
+        uniforms.setdefault(round(uniform, 1), []).append((config['name'], colour))
+        for l in range(L):
+            ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color=colour, alpha=0.5)
+        label = 'mean over heads' if len(ckpts) == 1 else f"{config['name']} ({vit_cfg.patch_embed} patch embedding)"
+        ax.plot(np.arange(1, L + 1), m, color=colour if len(ckpts) > 1 else 'black', label=label)
+    for u, models_at in uniforms.items():  # one grey line, or with several grids one per grid in its models' colour
+        several = len(uniforms) > 1
+        ax.axhline(u, color=models_at[0][1] if several else '0.4', ls='--',
+                   label='uniform attention' + (f" ({', '.join(name for name, _ in models_at)})" if several else ''))
     if found is not None:
-        found['finding'] = (f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
-                            if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
-                            f"in layer {L} (mean over heads; max {m.max():.1f} px in layer {m.argmax() + 1})")
-        found['finding'] += f"; uniform attention: {uniform:.1f} px"
-    for l in range(L):
-        ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color='tab:blue', alpha=0.7)
-    ax.plot(np.arange(1, L + 1), m, color='black', label='mean over heads')
-    ax.axhline(uniform, color='0.4', ls='--', label='uniform attention')
+        found['finding'] = '; '.join(findings) + '; uniform attention: ' + ', '.join(f"{u:.1f} px" for u in uniforms)
     ax.set_xlabel('layer (block)')
     ax.set_ylabel('mean attention distance (pixels)')
     ax.set_ylim(bottom=0)
-    fig.suptitle(f"How far each head looks, {config['name']}")
-    ax.legend()
+    fig.suptitle(f"How far each head looks, {' vs '.join(r['name'] for r in runs) or config['name']}")
+    ax.legend(loc='lower right')
     return paths + style.save(fig, out_dir, 'attention_distance')
 
 
 if __name__ == '__main__':
-    args = style.parse_args(__doc__, ckpt=(None, 'a checkpoint (default: the best ViT under --runs, on validation)'))
+    args = style.parse_args(__doc__, ckpt=(None, 'a checkpoint, or several joined by commas (their distances on one '
+                                                 'axis); default: the best ViT under --runs, on validation'))
     print('\n'.join(main(args.runs, args.out, args.ckpt)))

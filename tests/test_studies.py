@@ -6,6 +6,7 @@ checkpoints for the analysis plots. Every other study is checked through --list:
 must be train.py flags, the ViT ones must build a valid ViTConfig, and the swept values must be there.
 The runner's skip / resume / continue-after-failure logic is tested against a fake train.py.
 """
+import glob
 import hashlib
 import importlib.util
 import json
@@ -327,6 +328,21 @@ def test_pca_sorted_by_explained_variance():
     assert np.allclose(ratio, np.array([25, 9, 4]) / 39.26, atol=0.03)
     assert np.all(np.diff(proj.var(0)) <= 0)
     assert pca.pca(X, 6)[1].sum() == pytest.approx(1.0)
+
+
+def test_attention_distance_compares_checkpoints(runs, tmp_path, monkeypatch):
+    """--ckpt=A,B: the maps of A, the distances of both on one axis, one mean line and one finding per model."""
+    ckpts = sorted(glob.glob(os.path.join(runs, 'baseline', '*', 'ckpt_best.pt')))[:2]
+    assert len(ckpts) == 2, ckpts
+    names = [os.path.basename(os.path.dirname(c)) for c in ckpts]
+    saved, found = {}, {}
+    monkeypatch.setattr(style, 'save', lambda fig, out_dir, stem: saved.update({stem: fig}) or [stem])
+    assert attention.main(runs, str(tmp_path), ','.join(ckpts), found=found) == ['attention_maps', 'attention_distance']
+    ax = saved['attention_distance'].axes[0]
+    means = [l.get_label() for l in ax.get_lines() if not l.get_label().startswith('uniform')]
+    assert [re.sub(r' \((linear|conv|overlap|resnet18) patch embedding\)$', '', m) for m in means] == names, means
+    assert [f.split(':')[0] for f in found['finding'].split('; ')[:2]] == names, found
+    assert saved['attention_distance']._suptitle.get_text().endswith(f"{names[0]} vs {names[1]}")
 
 
 def test_attention_distance_and_maps():
