@@ -357,16 +357,19 @@ def scaling_finding(variants):
 
 
 def evidence(studies, refs):
-    """The first ref (study, a, b) whose variants a and b have done runs on a shared seed: the paired test
-    accuracy differences a - b (points, by seed), their mean and std, the seeds and the length; None if none."""
+    """The first ref (study, a, b) whose variants a and b have done runs on two shared seeds or more, else the
+    first with one (a long run's first seed does not displace a two-seed answer from a shorter length): the
+    paired test accuracy differences a - b (points, by seed), their mean and std, the seeds and the length;
+    None if no ref has a finished pair."""
+    found = []
     for study, a, b in refs:
         variants = studies.get(study, {})
         pairs = paired(variants[a], variants[b], 'test_acc') if a in variants and b in variants else []
         if pairs:
             d = 100 * np.array([x - y for x, y in pairs])
-            return dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
-                        length=length(variants[a] + variants[b]), runs=variants[a] + variants[b])
-    return None
+            found.append(dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
+                              length=length(variants[a] + variants[b]), runs=variants[a] + variants[b]))
+    return next((ev for ev in found if len(ev['diffs']) > 1), found[0] if found else None)
 
 
 def verdict(ev, same=False):

@@ -72,7 +72,9 @@ def short_vs_long():
         short, long = analysis.evidence(s, short_refs), analysis.evidence(s, long_refs)
         a, b = analysis.direction(short), analysis.direction(long)
         held = ('pending' if b is None or a is None else 'held' if a == b else
-                'flipped' if {a, b} == {'higher', 'lower'} else f"{a} -> {b}")
+                'flipped' if {a, b} == {'higher', 'lower'} else
+                f"pending: one seed, {'same' if (long['mean'] > 0) == (a == 'higher') else 'opposite'} sign"
+                if b == 'one seed' and a in ('higher', 'lower') else f"{a} -> {b}")
         rows.append([words, number(short), a or '-', '-' if long is None else analysis.claim_numbers(long), b or 'pending', held])
     return style.md_table(['technique (vs its baseline)', '2-minute screen (points)', 'reads', 'long tier (points, length)',
                            'reads', 'verdict'], rows)

@@ -91,7 +91,7 @@ TECHNIQUES = [  # refs: the long tier at 50 epochs, then at 25, then the short r
 WHY_FIGURES = [('Why, 3: what the features separate', 'PCA of pooled test features',
                 'both split animals from vehicles; the ResNet separates finer classes'),
                ('Why, 4: how far attention looks', 'mean attention distance per head',
-                'heads look as far as uniform attention: the stem supplies locality')]
+                'too few images for heads to turn local, stem or not')]
 
 # the staircase (exps/long.py): each step adds one thing to the one before
 STAIRCASE = [('standard ViT', 'std'), ('+ regularisation', 'std+reg'), ('+ ResNet stem', 'std+reg+stem'),
@@ -107,7 +107,7 @@ CONCLUSIONS = [
 ]
 
 FUTURE = [
-    'Without the conv stem, do heads turn local?',
+    'With more images, do heads turn local?',
     'Strong augmentation once the ViT overfits',
     'Distillation from a converged ResNet-18',
     'ResNet-18 vs ViT on all 45,000 images at length',

@@ -348,6 +348,14 @@ def test_claims_checked_against_the_logs(tmp_path):
     assert stem['evidence']['study'] == 'cpu_long/long' and stem['evidence']['length'] == '30 epochs'
     assert (stem['state'], stem['why']) == ('flagged', 'sign flipped')
     assert any('unsupported: sign flipped' in t for t, _, _ in slides.claim_lines(stem))
+    # the long tier's first seed alone does not displace the screen's two seeds; with no other source it is flagged
+    one_long = SCREEN + [('cpu_long/long', 'cpu10', {}, [(0.80, 0.80)]),
+                         ('cpu_long/long', 'linear', dict(patch_embed='linear'), [(0.72, 0.72)])]
+    claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r4', one_long))),
+                                   talk.CLAIMS)
+    assert claims['stem']['state'] == 'supported' and claims['stem']['evidence']['study'] == 'cpu_2min/patch_embed'
+    alone = analysis.evidence(analysis.by_study(analysis.load_runs(str(tmp_path / 'r4'))), talk.CLAIMS['stem']['refs'][:1])
+    assert np.allclose(alone['diffs'], [8.0]) and analysis.verdict(alone) == ('flagged', 'one seed: no spread to compare with')
     # inside the spread: one seed disagrees
     mixed = SCREEN[:1] + [('cpu_2min/patch_embed', 'linear', dict(time_limit=2.0), [(0.50, 0.50), (0.56, 0.57)])]
     claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r3', mixed))),
