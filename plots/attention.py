@@ -44,15 +44,11 @@ def mean_distance(probs, cfg):
     return (a * dist).sum(-1).mean(dim=(0, 2))
 
 
-def distances(ckpt, n):
-    """(the run's config, the model's ViTConfig, (layers, heads) mean attention distances on n test images, the
-    distance under uniform attention on its grid)."""
-    model, config = models.load_model(ckpt)
-    x, *_ = analysis.test_images(config, n)
-    cfg = model.cfg
-    d = np.stack([mean_distance(p, cfg).numpy() for p in attention_maps(model, x)])
+def distances(maps, cfg):
+    """((layers, heads) mean attention distances from one model's attention maps, the distance under uniform
+    attention on its grid)."""
     T = cfg.n_prefix + cfg.grid ** 2  # the same distance under attention spread evenly over every patch: no locality
-    return config, cfg, d, mean_distance(torch.ones(1, 1, T, T), cfg).item()
+    return np.stack([mean_distance(p, cfg).numpy() for p in maps]), mean_distance(torch.ones(1, 1, T, T), cfg).item()
 
 
 def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
@@ -87,7 +83,10 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
     ax = fig.subplots()
     findings, uniforms = [], {}
     for i, c in enumerate(ckpts):
-        config, vit_cfg, d, uniform = distances(c, n)
+        if i:  # the first model's maps are already computed, for the maps figure
+            model, config = models.load_model(c)
+            maps = attention_maps(model, analysis.test_images(config, n)[0])
+        d, uniform = distances(maps, model.cfg)
         m, L, colour = d.mean(1), len(d), style.PALETTE[i]
         findings.append(f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
                         if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
@@ -95,7 +94,7 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
         uniforms.setdefault(round(uniform, 1), []).append((config['name'], colour))
         for l in range(L):
             ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color=colour, alpha=0.5)
-        label = 'mean over heads' if len(ckpts) == 1 else f"{config['name']} ({vit_cfg.patch_embed} patch embedding)"
+        label = 'mean over heads' if len(ckpts) == 1 else f"{config['name']} ({model.cfg.patch_embed} patch embedding)"
         ax.plot(np.arange(1, L + 1), m, color=colour if len(ckpts) > 1 else 'black', label=label)
     for u, models_at in uniforms.items():  # one grey line, or with several grids one per grid in its models' colour
         several = len(uniforms) > 1
