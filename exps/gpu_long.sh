@@ -16,9 +16,13 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no GPU: 
 LONG="python3 exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0,1 --dataset=imagefolder
   --data_dir=$DATA/cifar10 --out_dir=$RUNS --parallel=6 --devices=0"
 (
-  $LONG --only=cpu10,cpu10_half,resnet18,patch8,linear,pos_none
-  $LONG --only=pos_sincos2d,pos_rope2d,best,best_lr1e-3,cpu10_lr1e-3,aug_trivial
-  $LONG --only=aug_full,aug_full_half,best_half,patch8_half,linear_half,aug_trivial_half,resnet18_adamw,std,std+reg,std+reg+stem,std+reg+stem+ls,std+reg+stem+ls+distill
+  # first what a CPU cannot do (the ResNet-18 on all images, which is also the staircase's teacher, and the
+  # staircase), then the screen's questions at the full length, then what the CPU tier already ran at half length
+  $LONG --only=resnet18,std,std+reg
+  $LONG --only=std+reg+stem,std+reg+stem+ls,cpu10,std+reg+stem+ls+distill
+  $LONG --only=linear,pos_none,pos_sincos2d,pos_rope2d,aug_trivial,aug_full
+  $LONG --only=best,best_lr1e-3,cpu10_lr1e-3,patch8,resnet18_adamw,cpu10_half
+  $LONG --only=aug_full_half,best_half,patch8_half,linear_half,aug_trivial_half
   $LONG --only=cpu10_10pct,cpu10_25pct,cpu10_50pct,resnet18_10pct,resnet18_25pct,resnet18_50pct,aug_full_10pct
 ) & queue=$!
 deadline=$((SECONDS + SECONDS_LEFT))
