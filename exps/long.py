@@ -2,9 +2,8 @@
 run at the same number of optimizer steps (epochs x steps per epoch, no time budget). Groups, in the order
 they run (--only picks variants; --list shows every command):
 
-  converge   the recipe at the tier's length and at half of it (does twice as long still gain?), and the full
-             augmentation recipe, the best combination (at the recipe's learning rate), patch 8, linear
-             patches and TrivialAugment at half length (the comparisons a CPU can finish first)
+  converge   the recipe at the tier's length and at half of it (does twice as long still gain?), and every
+             question of the screen group below at half length (the comparisons a CPU can finish first)
   screen     the 2-minute screen's headline findings: patch 8, linear patches, positions none / sincos2d /
              rope2d, TrivialAugment and the full augmentation recipe, the best combination at the recipe's
              learning rate and at the lower one it was screened with (and the recipe alone at that rate)
@@ -31,14 +30,12 @@ args = common.parse('long')
 epochs = args.epochs or 50
 n = common.train_size(args) if not args.list else 45000  # --list reads no data: its subsets are sized for CIFAR-10
 half = max(1, epochs // 2)
-grid = [('cpu10', {}), ('cpu10_half', dict(epochs=half)), ('aug_full_half', dict(common.FULL_AUGMENT, epochs=half)),
-        ('best_half', dict(BEST, epochs=half)), ('patch8_half', dict(patch_size=8, epochs=half)),
-        ('linear_half', dict(patch_embed='linear', epochs=half)),
-        ('aug_trivial_half', dict(augment='trivialaugment', epochs=half))]
-grid += [('patch8', dict(patch_size=8)), ('linear', dict(patch_embed='linear')),
-         ('pos_none', dict(pos_emb='none')), ('pos_sincos2d', dict(pos_emb='sincos2d')), ('pos_rope2d', dict(pos_emb='rope2d')),
-         ('aug_trivial', dict(augment='trivialaugment')), ('aug_full', dict(common.FULL_AUGMENT)),
-         ('best', BEST), ('best_lr1e-3', dict(BEST, lr=1e-3)), ('cpu10_lr1e-3', dict(lr=1e-3))]
+# the screen's headline questions, each asked at the tier's length and at half of it (the half a CPU finishes first)
+QUESTIONS = [('patch8', dict(patch_size=8)), ('linear', dict(patch_embed='linear')), ('pos_none', dict(pos_emb='none')),
+             ('pos_sincos2d', dict(pos_emb='sincos2d')), ('pos_rope2d', dict(pos_emb='rope2d')),
+             ('aug_trivial', dict(augment='trivialaugment')), ('aug_full', dict(common.FULL_AUGMENT)), ('best', BEST)]
+grid = [('cpu10', {}), ('cpu10_half', dict(epochs=half))] + [(f'{v}_half', dict(o, epochs=half)) for v, o in QUESTIONS]
+grid += QUESTIONS + [('best_lr1e-3', dict(BEST, lr=1e-3)), ('cpu10_lr1e-3', dict(lr=1e-3))]
 grid += [('resnet18', RESNET_SGD), ('resnet18_adamw', dict(model='resnet18'))]
 grid += [('std', STANDARD), ('std+reg', dict(STANDARD, **REGULARISE)),
          ('std+reg+stem', dict(STANDARD, **REGULARISE, patch_embed='resnet18')),
