@@ -160,6 +160,7 @@ def appendix(runs_dir, out):
 
 BODY_PT, CLAIM_PT, MAX_WORDS = 20, 22, 40
 GOOD, BAD, NEUTRAL, PENDING = '#1a7f37', '#c0392b', '0.45', '0.55'
+ONE_SEED = '#2f6fb0'  # a difference from one seed has no spread: neither agreement nor a tie
 
 
 def hypothesis_line(text):
@@ -238,14 +239,16 @@ def effect_chart(fig, studies):
         for ev, filled, dy in ((long, True, 0.18), (short, False, -0.18 if long else 0)):
             if ev is None:
                 continue
-            colour = {'higher': GOOD, 'lower': BAD}.get(analysis.direction(ev), NEUTRAL)
+            colour = {'higher': GOOD, 'lower': BAD, 'one seed': ONE_SEED}.get(analysis.direction(ev), NEUTRAL)
             marker = shapes.setdefault(ev['length'], ('o', filled) if filled else ('DsvP'[len(shapes) % 4], filled))[0]
             ax.errorbar(ev['mean'], i + dy, xerr=ev['std'] if len(ev['diffs']) > 1 else None, fmt=marker, ms=11,
                         color=colour, mfc=colour if filled else 'white', mew=2.5, capsize=5, elinewidth=2)
     handles = [matplotlib.lines.Line2D([], [], ls='', marker=m, ms=11, mew=2.5, color='0.2', mfc='0.2' if f else 'white',
                                        label=length) for length, (m, f) in shapes.items()]
     handles += [matplotlib.lines.Line2D([], [], ls='', marker='s', ms=11, color=c, label=w)
-                for c, w in ((GOOD, 'better on every seed'), (BAD, 'worse on every seed'), (NEUTRAL, 'within the spread'))]
+                for c, w in ((GOOD, 'better on every seed'), (BAD, 'worse on every seed'), (NEUTRAL, 'within the spread'),
+                             (ONE_SEED, 'one seed (no spread)'))
+                if c != ONE_SEED or any(len(ev['diffs']) == 1 for row in rows for ev in row[1:] if ev)]
     ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel('test accuracy change vs baseline (points, paired by seed)')

@@ -235,6 +235,24 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     assert lines == {('cpu10', (1, 2, 3)), ('cpu10_half', (1, 2))}  # the recipe at both lengths; patch8 left out
 
 
+def test_effect_chart_tells_one_seed_from_a_tie(tmp_path):
+    """A long-tier difference from one seed has no spread: drawn in its own colour and legend entry, not as
+    'within the spread' (which says the seeds disagree); two agreeing seeds read 'worse on every seed'."""
+    folder = tmp_path / talk.LONG
+    folder.mkdir(parents=True)
+    tests = dict(cpu10_half=[0.82, 0.81], linear_half=[0.74, 0.75], aug_trivial_half=[0.83])
+    for variant, accs in tests.items():
+        for seed, acc in enumerate(accs):
+            (folder / f'{variant}_s{seed}.json').write_text(json.dumps(fake_log(f'{variant}_s{seed}', {}, seed, acc, acc)))
+    fig = plt.figure()
+    ax, rows = slides.effect_chart(fig, analysis.by_study(analysis.load_runs(str(tmp_path))))
+    colour = {rows[int(round(c.lines[0].get_ydata()[0] - 0.18))][0]: c.lines[0].get_color()
+              for c in ax.containers if isinstance(c, ErrorbarContainer)}
+    assert colour == {'TrivialAugment': slides.ONE_SEED, 'linear patches (no stem)': slides.BAD}, colour
+    assert 'one seed (no spread)' in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+
+
 def test_analysis_picks_the_best_validation_run_never_test(tmp_path):
     runs = []
     for name, val, test in (('a', 0.6, 0.5), ('b', 0.5, 0.7)):  # b wins on test only
