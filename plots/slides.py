@@ -245,10 +245,10 @@ def effect_chart(fig, studies):
                         color=colour, mfc=colour if filled else 'white', mew=2.5, capsize=5, elinewidth=2)
     handles = [matplotlib.lines.Line2D([], [], ls='', marker=m, ms=11, mew=2.5, color='0.2', mfc='0.2' if f else 'white',
                                        label=length) for length, (m, f) in shapes.items()]
-    handles += [matplotlib.lines.Line2D([], [], ls='', marker='s', ms=11, color=c, label=w)
-                for c, w in ((GOOD, 'better on every seed'), (BAD, 'worse on every seed'), (NEUTRAL, 'within the spread'),
-                             (ONE_SEED, 'one seed (no spread)'))
-                if c != ONE_SEED or any(len(ev['diffs']) == 1 for row in rows for ev in row[1:] if ev)]
+    readings = [(GOOD, 'better on every seed'), (BAD, 'worse on every seed'), (NEUTRAL, 'within the spread')]
+    if any(len(ev['diffs']) == 1 for row in rows for ev in row[1:] if ev):
+        readings.append((ONE_SEED, 'one seed (no spread)'))
+    handles += [matplotlib.lines.Line2D([], [], ls='', marker='s', ms=11, color=c, label=w) for c, w in readings]
     ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel('test accuracy change vs baseline (points, paired by seed)')
