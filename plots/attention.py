@@ -91,6 +91,8 @@ def main(runs_dir, out_dir, ckpt=None, n=64, max_heads=8, found=None):
         findings.append(f"{config['name']}: mean attention distance {m[0]:.1f} px in its one layer (mean over heads)"
                         if L == 1 else f"{config['name']}: mean attention distance {m[0]:.1f} px in layer 1, {m[-1]:.1f} px "
                         f"in layer {L} (mean over heads; max {m.max():.1f} px in layer {m.argmax() + 1})")
+        print(f"{config['name']}: mean attention distance per layer {', '.join(f'{v:.1f}' for v in m)} px, "
+              f"closest head {d.min():.1f} px, uniform {uniform:.1f} px")  # the figure's numbers, to quote
         uniforms.setdefault(round(uniform, 1), []).append((config['name'], colour))
         for l in range(L):
             ax.scatter(np.full(d.shape[1], l + 1), d[l], s=60, color=colour, alpha=0.5)

@@ -330,8 +330,9 @@ def test_pca_sorted_by_explained_variance():
     assert pca.pca(X, 6)[1].sum() == pytest.approx(1.0)
 
 
-def test_attention_distance_compares_checkpoints(runs, tmp_path, monkeypatch):
-    """--ckpt=A,B: the maps of A, the distances of both on one axis, one mean line and one finding per model."""
+def test_attention_distance_compares_checkpoints(runs, tmp_path, monkeypatch, capsys):
+    """--ckpt=A,B: the maps of A, the distances of both on one axis, one mean line and one finding per model,
+    and each model's plotted per-layer means printed, to quote."""
     ckpts = sorted(glob.glob(os.path.join(runs, 'baseline', '*', 'ckpt_best.pt')))[:2]
     assert len(ckpts) == 2, ckpts
     names = [os.path.basename(os.path.dirname(c)) for c in ckpts]
@@ -343,6 +344,11 @@ def test_attention_distance_compares_checkpoints(runs, tmp_path, monkeypatch):
     assert [re.sub(r' \((linear|conv|overlap|resnet18) patch embedding\)$', '', m) for m in means] == names, means
     assert [f.split(':')[0] for f in found['finding'].split('; ')[:2]] == names, found
     assert saved['attention_distance']._suptitle.get_text().endswith(f"{names[0]} vs {names[1]}")
+    printed = [l for l in capsys.readouterr().out.splitlines() if 'mean attention distance per layer' in l]
+    plotted = [l.get_ydata() for l in ax.get_lines() if not l.get_label().startswith('uniform')]
+    assert [l.split(':')[0] for l in printed] == names, printed
+    for line, y in zip(printed, plotted):
+        assert f"per layer {', '.join(f'{v:.1f}' for v in y)} px" in line, (line, y)
 
 
 def test_attention_distance_and_maps():
