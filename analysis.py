@@ -239,8 +239,9 @@ def dataset(config):
 
 
 def machine(log):
-    """The model string train.py records (env.machine): 'AMD EPYC, 2 cores', 'NVIDIA H200'."""
-    return log['env']['machine']
+    """The model string train.py records (env.machine), without the vendor's marks, which would crowd a footer:
+    'AMD EPYC, 2 cores', 'NVIDIA H200', 'Intel(R) Xeon(R) Processor, 2 cores' -> 'Intel Xeon, 2 cores'."""
+    return re.sub(r'\((?:R|TM)\)| Processor\b', '', log['env']['machine'])
 
 
 def recipe(log, full=False):

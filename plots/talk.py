@@ -19,13 +19,16 @@ QUESTION = 'Why do ViTs lag CNNs on 45,000 images, and what closes the gap?'
 CLAIMS = dict(
     # what helped
     stem=dict(says='Conv stem > linear patches', refs=[(LONG, 'cpu10', 'linear'), (LONG, 'cpu10_half', 'linear_half'), (f'{SCREEN}/patch_embed', 'conv', 'linear')],
-              hypothesis='convolution builds in locality, translation equivariance'),
+              hypothesis='convolution builds in locality'),
     positions=dict(says='Learned positions > none', refs=[(LONG, 'cpu10', 'pos_none'), (LONG, 'cpu10_half', 'pos_none_half'),
                                                                (f'{SCREEN}/pos_emb', 'learned', 'none')],
-                   hypothesis='attention alone sees a bag of patches'),
+                   hypothesis='attention is order-blind'),
+    sincos2d=dict(says='Fixed 2-D positions > learned', refs=[(LONG, 'pos_sincos2d', 'cpu10'),
+                                                              (LONG, 'pos_sincos2d_half', 'cpu10_half')],
+                  hypothesis='no grid to learn'),
     distill=dict(says='Soft distillation > none', refs=[(LONG, 'std+reg+stem+ls+distill', 'std+reg+stem+ls'),
                                                           ('cpu_300steps/distill', 'soft', 'vit')],
-                 hypothesis="soft labels pass on the CNN's bias"),
+                 hypothesis="the CNN's bias transfers"),
     # what did not
     augment=dict(says='No augmentation > TrivialAugment', refs=[(LONG, 'cpu10', 'aug_trivial'), (LONG, 'cpu10_half', 'aug_trivial_half'),
                                                                  (f'{SCREEN}/augment', 'none', '+augment')],
@@ -63,7 +66,7 @@ CLAIMS = dict(
 )
 
 # slide -> the claims it shows, in order
-HELPED = ['stem', 'positions', 'distill']
+HELPED = ['stem', 'positions', 'sincos2d', 'distill']
 NOT_HELPED = ['augment_long', 'augment_10pct', 'registers']
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
@@ -102,7 +105,7 @@ STAIRCASE_CLAIMS = ['stair_reg', 'stair_stem']
 
 # conclusions: (words, the claims behind them); the slide marks each with its claims' state
 CONCLUSIONS = [
-    ('Inductive bias pays most: conv stem, positions', ['stem', 'positions']),
+    ('Inductive bias pays most: conv stem, 2-D positions', ['stem', 'positions', 'sincos2d']),
     ('A short budget ranks models by speed', ['patch8', 'patch4_long', 'vit_short']),
     ('At equal epochs ResNet-18 still leads', ['resnet_equal', 'scaling']),
     ('Most modern tricks sit inside the seed spread', ['swiglu']),
