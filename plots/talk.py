@@ -23,9 +23,6 @@ CLAIMS = dict(
     positions=dict(says='Learned positions > none', refs=[(LONG, 'cpu10', 'pos_none'), (LONG, 'cpu10_half', 'pos_none_half'),
                                                                (f'{SCREEN}/pos_emb', 'learned', 'none')],
                    hypothesis='attention is order-blind'),
-    sincos2d=dict(says='Fixed 2-D positions > learned', refs=[(LONG, 'pos_sincos2d', 'cpu10'),
-                                                              (LONG, 'pos_sincos2d_half', 'cpu10_half')],
-                  hypothesis='no grid to learn'),
     distill=dict(says='Soft distillation > none', refs=[(LONG, 'std+reg+stem+ls+distill', 'std+reg+stem+ls'),
                                                           ('cpu_300steps/distill', 'soft', 'vit')],
                  hypothesis="the CNN's bias transfers"),
@@ -66,7 +63,7 @@ CLAIMS = dict(
 )
 
 # slide -> the claims it shows, in order
-HELPED = ['stem', 'positions', 'sincos2d', 'distill']
+HELPED = ['stem', 'positions', 'distill']
 NOT_HELPED = ['augment_long', 'augment_10pct', 'registers']
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
@@ -105,7 +102,7 @@ STAIRCASE_CLAIMS = ['stair_reg', 'stair_stem']
 
 # conclusions: (words, the claims behind them); the slide marks each with its claims' state
 CONCLUSIONS = [
-    ('Inductive bias pays most: conv stem, 2-D positions', ['stem', 'positions', 'sincos2d']),
+    ('Inductive bias pays most: conv stem, positions', ['stem', 'positions']),
     ('A short budget ranks models by speed', ['patch8', 'patch4_long', 'vit_short']),
     ('At equal epochs ResNet-18 still leads', ['resnet_equal', 'scaling']),
     ('Most modern tricks sit inside the seed spread', ['swiglu']),
