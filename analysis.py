@@ -369,8 +369,18 @@ def evidence(studies, refs):
         if pairs:
             d = 100 * np.array([x - y for x, y in pairs])
             found.append(dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
-                              length=length(variants[a] + variants[b]), runs=variants[a] + variants[b]))
+                              length=length(variants[a] + variants[b]), runs=variants[a] + variants[b],
+                              rounding=rounding(studies, study)))
     return next((ev for ev in found if len(ev['diffs']) > 1), found[0] if found else None)
+
+
+def rounding(studies, study):
+    """How far rounding alone moved a run of study: the largest test-accuracy gap (points) between a run and the
+    same run (name, so seed and flags) trained again on another CPU, kept in the sibling folder 'rounding'
+    (cpu_long/long -> cpu_long/rounding); 0 where nothing was rerun. A paired difference must beat it too."""
+    again = studies.get(os.path.join(os.path.dirname(study), 'rounding'), {}) if '/' in study else {}
+    gaps = [abs(x - y) for v, g in again.items() for x, y in paired(g, studies.get(study, {}).get(v, []), 'test_acc')]
+    return 100 * max(gaps, default=0.0)
 
 
 def verdict(ev, same=False):
@@ -381,16 +391,20 @@ def verdict(ev, same=False):
     d = ev['diffs']
     if len(d) < 2:
         return 'flagged', 'one seed: no spread to compare with'
-    clear = (d > 0).all() and ev['mean'] > ev['std'] or (d < 0).all() and -ev['mean'] > ev['std']
+    noise = max(ev['std'], ev.get('rounding', 0.0))
+    clear = (d > 0).all() and ev['mean'] > noise or (d < 0).all() and -ev['mean'] > noise
     if same:
         return ('flagged', 'a clear difference now') if clear else ('supported', '')
     if ev['mean'] <= 0:
         return 'flagged', 'sign flipped'
+    if not clear and (d > 0).all() and ev['mean'] > ev['std']:
+        return 'flagged', f"within what rounding alone moves a run ({ev['rounding']:.1f} points)"
     return ('supported', '') if clear else ('flagged', 'within the seed spread')
 
 
 def direction(ev):
-    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats the spread),
+    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats the spread and
+    what rounding alone moved a run),
     'within spread', 'one seed', or None (no finished pair)."""
     if ev is None:
         return None

@@ -381,6 +381,19 @@ def test_claims_checked_against_the_logs(tmp_path):
     claims = analysis.check_claims(analysis.by_study(analysis.load_runs(write_logs(tmp_path / 'r3', mixed))),
                                    talk.CLAIMS)
     assert (claims['stem']['state'], claims['stem']['why']) == ('flagged', 'within the seed spread')
+    # both seeds agree and beat their spread, but not what rounding alone moved a run of the tier (the same run,
+    # same seed, trained again on another CPU: cpu_long/rounding beside cpu_long/long)
+    small = SCREEN + [('cpu_long/long', 'cpu10', {}, [(0.80, 0.80), (0.81, 0.81)]),
+                      ('cpu_long/long', 'linear', dict(patch_embed='linear'), [(0.79, 0.792), (0.80, 0.801)])]
+    root = write_logs(tmp_path / 'r5', small)
+    claims = analysis.check_claims(analysis.by_study(analysis.load_runs(root)), talk.CLAIMS)
+    assert claims['stem']['state'] == 'supported' and claims['stem']['evidence']['rounding'] == 0.0
+    write_logs(tmp_path / 'r5', [('cpu_long/rounding', 'cpu10', {}, [(0.80, 0.815)])])
+    claims = analysis.check_claims(analysis.by_study(analysis.load_runs(root)), talk.CLAIMS)
+    assert np.allclose(claims['stem']['evidence']['diffs'], [0.8, 0.9])
+    assert claims['stem']['evidence']['rounding'] == pytest.approx(1.5)
+    assert (claims['stem']['state'], claims['stem']['why']) == ('flagged', 'within what rounding alone moves a run (1.5 points)')
+    assert analysis.direction(claims['stem']['evidence']) == 'within spread'
     # a 'no difference' claim with a clear difference, and a single seed
     assert analysis.verdict(dict(diffs=np.array([3.0, 4.0]), mean=3.5, std=0.7), same=True) == ('flagged', 'a clear difference now')
     assert analysis.verdict(dict(diffs=np.array([3.0]), mean=3.0, std=np.nan))[0] == 'flagged'
