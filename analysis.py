@@ -391,21 +391,21 @@ def verdict(ev, same=False):
     d = ev['diffs']
     if len(d) < 2:
         return 'flagged', 'one seed: no spread to compare with'
-    noise = max(ev['std'], ev.get('rounding', 0.0))
+    rounding_gap = ev.get('rounding', 0.0)  # evidence() sets it; a hand-made ev may leave it out
+    noise = max(ev['std'], rounding_gap)
     clear = (d > 0).all() and ev['mean'] > noise or (d < 0).all() and -ev['mean'] > noise
     if same:
         return ('flagged', 'a clear difference now') if clear else ('supported', '')
     if ev['mean'] <= 0:
         return 'flagged', 'sign flipped'
     if not clear and (d > 0).all() and ev['mean'] > ev['std']:
-        return 'flagged', f"within what rounding alone moves a run ({ev['rounding']:.1f} points)"
+        return 'flagged', f"within what rounding alone moves a run ({rounding_gap:.1f} points)"
     return ('supported', '') if clear else ('flagged', 'within the seed spread')
 
 
 def direction(ev):
-    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats the spread and
-    what rounding alone moved a run),
-    'within spread', 'one seed', or None (no finished pair)."""
+    """How a paired difference reads: 'higher' / 'lower' (every seed agrees and the mean beats both the spread and
+    what rounding alone moved a run), 'within spread', 'one seed', or None (no finished pair)."""
     if ev is None:
         return None
     if len(ev['diffs']) < 2:
