@@ -360,26 +360,47 @@ def scaling_finding(variants):
 def evidence(studies, refs):
     """The first ref (study, a, b) whose variants a and b have done runs on two shared seeds or more, else the
     first with one (a long run's first seed does not displace a two-seed answer from a shorter length): the
-    paired test accuracy differences a - b (points, by seed), their mean and std, the seeds and the length;
-    None if no ref has a finished pair."""
+    paired test accuracy differences a - b (points, by seed; each pair from one CPU where a rerun allows), their
+    mean and std, the seeds and the length; None if no ref has a finished pair."""
     found = []
     for study, a, b in refs:
         variants = studies.get(study, {})
-        pairs = paired(variants[a], variants[b], 'test_acc') if a in variants and b in variants else []
+        if a not in variants or b not in variants:
+            continue
+        again = reruns(studies, study)
+        base = on_cpu_of(variants[b], variants[a], again.get(b, []))  # b's rerun on a's CPU, else a's on b's
+        top = on_cpu_of(variants[a], base, again.get(a, []))
+        pairs = paired(top, base, 'test_acc')
         if pairs:
             d = 100 * np.array([x - y for x, y in pairs])
             found.append(dict(study=study, a=a, b=b, diffs=d, mean=d.mean(), std=d.std(ddof=1) if len(d) > 1 else np.nan,
-                              length=length(variants[a] + variants[b]), runs=variants[a] + variants[b],
+                              length=length(top + base), runs=top + base,
                               rounding=rounding(studies, study)))
     return next((ev for ev in found if len(ev['diffs']) > 1), found[0] if found else None)
 
 
+def reruns(studies, study):
+    """{variant: runs} of study trained again, same names (so seeds and flags), on another CPU: the sibling folder
+    'rounding' (cpu_long/long -> cpu_long/rounding); {} where there is none."""
+    return studies.get(os.path.join(os.path.dirname(study), 'rounding'), {}) if '/' in study else {}
+
+
+def on_cpu_of(group, other, again):
+    """group with a run swapped for its rerun (again) where the rerun ran on the CPU of other's run of that seed and
+    the original did not: a pair then differs by the technique alone, not also by the CPU's rounding."""
+    cpu = {r['config'].get('seed'): r['env']['machine'] for r in done_runs(other)}
+    rerun = {r['config'].get('seed'): r for r in done_runs(again)}
+    def pick(r):
+        seed = r['config'].get('seed')
+        moved = seed in rerun and r['env']['machine'] != cpu.get(seed) == rerun[seed]['env']['machine']
+        return rerun[seed] if moved else r
+    return [pick(r) for r in group]
+
+
 def rounding(studies, study):
     """How far rounding alone moved a run of study: the largest test-accuracy gap (points) between a run and the
-    same run (name, so seed and flags) trained again on another CPU, kept in the sibling folder 'rounding'
-    (cpu_long/long -> cpu_long/rounding); 0 where nothing was rerun. A paired difference must beat it too."""
-    again = studies.get(os.path.join(os.path.dirname(study), 'rounding'), {}) if '/' in study else {}
-    gaps = [abs(x - y) for v, g in again.items() for x, y in paired(g, studies.get(study, {}).get(v, []), 'test_acc')]
+    same run trained again on another CPU (reruns); 0 where nothing was rerun. A paired difference must beat it too."""
+    gaps = [abs(x - y) for v, g in reruns(studies, study).items() for x, y in paired(g, studies.get(study, {}).get(v, []), 'test_acc')]
     return 100 * max(gaps, default=0.0)
 
 

@@ -394,6 +394,14 @@ def test_claims_checked_against_the_logs(tmp_path):
     assert claims['stem']['evidence']['rounding'] == pytest.approx(1.5)
     assert (claims['stem']['state'], claims['stem']['why']) == ('flagged', 'within what rounding alone moves a run (1.5 points)')
     assert analysis.direction(claims['stem']['evidence']) == 'within spread'
+    # a pair whose two runs ran on different CPUs takes the rerun that ran on the other's CPU (either side)
+    studies = analysis.by_study(analysis.load_runs(root))
+    studies['cpu_long/long']['linear'][0]['env']['machine'] = 'Other CPU'
+    refs = talk.CLAIMS['stem']['refs'][:1]
+    assert np.allclose(analysis.evidence(studies, refs)['diffs'], [0.8, 0.9])  # the rerun is on Test CPU too
+    studies['cpu_long/rounding']['cpu10'][0]['env']['machine'] = 'Other CPU'
+    ev = analysis.evidence(studies, refs)
+    assert np.allclose(ev['diffs'], [2.3, 0.9]) and ev['runs'][0] is studies['cpu_long/rounding']['cpu10'][0]
     # a 'no difference' claim with a clear difference, and a single seed
     assert analysis.verdict(dict(diffs=np.array([3.0, 4.0]), mean=3.5, std=0.7), same=True) == ('flagged', 'a clear difference now')
     assert analysis.verdict(dict(diffs=np.array([3.0]), mean=3.0, std=np.nan))[0] == 'flagged'
