@@ -1,6 +1,7 @@
 """Training techniques train.py uses around its step: device and autocast setup (and the log's record of the
-machine), the step itself, optimizers (Lion by hand), the EMA of the weights, freezing a hybrid's ResNet stem, and
-the knowledge-distillation losses with the teacher they need. Augmentation and mixing live in data.py.
+machine), the step itself, optimizers (Lion by hand), the EMA of the weights, freezing a hybrid's ResNet stem,
+the knowledge-distillation losses with the teacher they need, and the patch projection fitted to the data
+(patch_init=whiten). Augmentation and mixing live in data.py.
 Under torchrun, the few distributed helpers train.py needs (process group, DDP, agreement between ranks); each of
 them does nothing in a single process, so the training loop reads the same for one process and many.
 """
@@ -325,3 +326,23 @@ def train_loss(logits, y, label_smoothing, teacher_logits=None, distill='none', 
     if dist_logits is not None:
         return (ce + F.cross_entropy(dist_logits, y, label_smoothing=label_smoothing)) / 2
     return ce
+
+
+@torch.no_grad()
+def whiten_patch_embed(model, images, n_patches=20000, eps=1e-4):
+    """patch_init=whiten: the first min(dim, C*p*p) output channels become the principal components
+    of pixel patches, scaled to unit variance (PCA whitening, as airbench's first layer); the rest keep
+    their random init. images: float tensor (N, C, H, W), already normalised like training input; with
+    patch_norm the statistics are those of the normalised patches, which is what the projection sees."""
+    conv, p = model.patch_embed, model.cfg.patch_size
+    patches = F.unfold(model.pixel_norm(images.float()), p, stride=p).transpose(1, 2).flatten(0, 1)  # (N*L, C*p*p)
+    patches = patches[torch.randperm(len(patches), generator=torch.Generator().manual_seed(0))[:n_patches]]
+    mean = patches.mean(0)
+    cov = torch.cov(patches.T)
+    evals, evecs = torch.linalg.eigh(cov)
+    order = evals.argsort(descending=True)
+    k = min(conv.out_channels, len(evals))
+    rows = (evecs[:, order[:k]] / (evals[order[:k]] + eps).sqrt()).T  # (k, C*p*p)
+    conv.weight[:k] = rows.reshape(k, *conv.weight.shape[1:]).to(conv.weight)
+    conv.bias[:k] = -(rows @ mean).to(conv.bias)
+    return k

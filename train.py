@@ -209,7 +209,7 @@ if pretrained is not None:
         fail(e)
     pretrained = None  # the net holds them now: free the copy
 if model == 'vit' and patch_init == 'whiten':
-    vit.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
+    techniques.whiten_patch_embed(net, train_loader.normalize(train_loader.x[:5000]))
 if stem_init:
     try:
         models.load_resnet_stem(net, stem_init, device)

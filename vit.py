@@ -205,8 +205,7 @@ class Attention(nn.Module):
             self.q_up = nn.Linear(cfg.q_rank or cfg.dim, inner)
             self.kv_down = nn.Sequential(nn.Linear(cfg.dim, cfg.kv_rank, bias=False), make_norm(cfg, cfg.kv_rank))
             self.kv_up = nn.Linear(cfg.kv_rank, 2 * inner)
-        self.q_norm = make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity()
-        self.k_norm = make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity()
+        self.q_norm, self.k_norm = (make_norm(cfg, cfg.hd) if cfg.qk_norm else nn.Identity() for _ in 'qk')
         self.proj = nn.Linear(inner, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.name = 'attention'  # ViT names it 'block i' for check_attention's messages
@@ -294,10 +293,8 @@ class MLP(nn.Module):
         h = self.fc1(x)
         if self.swiglu:
             gate, up = h.chunk(2, dim=-1)
-            h = F.silu(gate) * up
-        else:
-            h = F.gelu(h)
-        return self.drop(self.fc2(h))
+            return self.drop(self.fc2(F.silu(gate) * up))
+        return self.drop(self.fc2(F.gelu(h)))
 
 
 class LayerScale(nn.Module):
@@ -342,8 +339,7 @@ class PatchPixelNorm(nn.Module):
         self.norm = nn.LayerNorm([cfg.in_chans, self.p, self.p])
 
     def forward(self, x):
-        B, C, H, W = x.shape
-        p = self.p
+        (B, C, H, W), p = x.shape, self.p
         patches = x.view(B, C, H // p, p, W // p, p).permute(0, 2, 4, 1, 3, 5)  # (B, gh, gw, C, p, p)
         return self.norm(patches).permute(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)
 
@@ -452,22 +448,3 @@ class ViT(nn.Module):
             return logits, dist_logits
         return logits if dist_logits is None else (logits + dist_logits) / 2
 
-
-@torch.no_grad()
-def whiten_patch_embed(model, images, n_patches=20000, eps=1e-4):
-    """patch_init=whiten: the first min(dim, C*p*p) output channels become the principal components
-    of pixel patches, scaled to unit variance (PCA whitening, as airbench's first layer); the rest keep
-    their random init. images: float tensor (N, C, H, W), already normalised like training input; with
-    patch_norm the statistics are those of the normalised patches, which is what the projection sees."""
-    conv, p = model.patch_embed, model.cfg.patch_size
-    patches = F.unfold(model.pixel_norm(images.float()), p, stride=p).transpose(1, 2).flatten(0, 1)  # (N*L, C*p*p)
-    patches = patches[torch.randperm(len(patches), generator=torch.Generator().manual_seed(0))[:n_patches]]
-    mean = patches.mean(0)
-    cov = torch.cov(patches.T)
-    evals, evecs = torch.linalg.eigh(cov)
-    order = evals.argsort(descending=True)
-    k = min(conv.out_channels, len(evals))
-    rows = (evecs[:, order[:k]] / (evals[order[:k]] + eps).sqrt()).T  # (k, C*p*p)
-    conv.weight[:k] = rows.reshape(k, *conv.weight.shape[1:]).to(conv.weight)
-    conv.bias[:k] = -(rows @ mean).to(conv.bias)
-    return k

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 import models
 from models import compile_model, count_params, flops_per_image
 import vit
-from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, positions, whiten_patch_embed
+from techniques import whiten_patch_embed
+from vit import MLP, PRESETS, Attention, ViT, ViTConfig, apply_rope, positions
 
 TINY = dict(img_size=16, patch_size=4, dim=32, depth=1, heads=2, num_classes=5)
 
