@@ -5,8 +5,8 @@ they run (--only picks variants; --list shows every command):
   converge   the recipe at the tier's length and at half of it (does twice as long still gain?), and every
              question of the screen group below at half length (the comparisons a CPU can finish first)
   screen     the 2-minute screen's headline findings: patch 8, linear patches, positions none / sincos2d /
-             rope2d, TrivialAugment and the full augmentation recipe, the best combination at the recipe's
-             learning rate and at the lower one it was screened with (and the recipe alone at that rate)
+             rope2d, TrivialAugment and the full augmentation recipe, LayerScale 0.1, the best combination at
+             the recipe's learning rate and at the lower one it was screened with (and the recipe alone at that rate)
   resnet     ResNet-18 with its own recipe (SGD-Nesterov 0.1, weight decay 5e-4) and with the ViT's (AdamW)
   staircase  an experiment log's staircase (seed 002): the standard ViT (linear patches, learned positions,
              dim 192 x depth 6, 3 heads, MLP x4), + augmentation/regularisation, + a ResNet-18 stem,
@@ -33,7 +33,8 @@ half = max(1, epochs // 2)
 # the screen's headline questions, each asked at the tier's length and at half of it (the half a CPU finishes first)
 QUESTIONS = [('patch8', dict(patch_size=8)), ('linear', dict(patch_embed='linear')), ('pos_none', dict(pos_emb='none')),
              ('pos_sincos2d', dict(pos_emb='sincos2d')), ('pos_rope2d', dict(pos_emb='rope2d')),
-             ('aug_trivial', dict(augment='trivialaugment')), ('aug_full', dict(common.FULL_AUGMENT)), ('best', BEST)]
+             ('aug_trivial', dict(augment='trivialaugment')), ('aug_full', dict(common.FULL_AUGMENT)), ('best', BEST),
+             ('layerscale', dict(layerscale=0.1))]  # the screen's LayerScale pair (ls0.1 vs ls0) on the recipe itself
 grid = [('cpu10', {}), ('cpu10_half', dict(epochs=half))] + [(f'{v}_half', dict(o, epochs=half)) for v, o in QUESTIONS]
 grid += QUESTIONS + [('best_lr1e-3', dict(BEST, lr=1e-3)), ('cpu10_lr1e-3', dict(lr=1e-3))]
 grid += [('resnet18', RESNET_SGD), ('resnet18_adamw', dict(model='resnet18'))]

@@ -84,7 +84,8 @@ TECHNIQUES = [  # refs: the long tier at 50 epochs, then at 25, then the short r
     ('RMSNorm', [(f'{SCREEN}/norm', 'rmsnorm', 'layernorm')]),
     ('2 CLS tokens', [(f'{SCREEN}/multi_cls', 'cls2', 'cls1')]),
     ('4 registers', [(f'{SCREEN}/registers', 'reg4', 'reg0')]),
-    ('LayerScale', [(LONG, 'std+reg+stem+ls', 'std+reg+stem'), (f'{SCREEN}/layerscale', 'ls0.1', 'ls0')]),
+    ('LayerScale', [(LONG, 'layerscale', 'cpu10'), (LONG, 'layerscale_half', 'cpu10_half'),
+                    (LONG, 'std+reg+stem+ls', 'std+reg+stem'), (f'{SCREEN}/layerscale', 'ls0.1', 'ls0')]),
     ('Lion optimizer', [(f'{SCREEN}/optimizer', 'lion', 'adamw')]),
     ('soft distillation', [(LONG, 'std+reg+stem+ls+distill', 'std+reg+stem+ls'), ('cpu_300steps/distill', 'soft', 'vit')]),
 ]
