@@ -240,8 +240,11 @@ def dataset(config):
 
 def machine(log):
     """The model string train.py records (env.machine), without the vendor's marks, which would crowd a footer:
-    'AMD EPYC, 2 cores', 'NVIDIA H200', 'Intel(R) Xeon(R) Processor, 2 cores' -> 'Intel Xeon, 2 cores'."""
-    return re.sub(r'\((?:R|TM)\)| Processor\b', '', log['env']['machine'])
+    'AMD EPYC, 2 cores', 'NVIDIA H200', 'Intel(R) Xeon(R) Processor, 2 cores' -> 'Intel Xeon, 2 cores'. A CPU
+    without AVX512 says so, 'AMD EPYC, 2 cores, AVX2': it trains in float32 (no native bf16), slower and with
+    other float sums, so its runs pair only with runs of their own kind (logs older than env.cpu_isa ran AVX512)."""
+    isa = log['env'].get('cpu_isa', 'AVX512')
+    return re.sub(r'\((?:R|TM)\)| Processor\b', '', log['env']['machine']) + ('' if isa == 'AVX512' else f', {isa}')
 
 
 def recipe(log, full=False):
@@ -388,11 +391,11 @@ def reruns(studies, study):
 def on_cpu_of(group, other, again):
     """group with a run swapped for its rerun (again) where the rerun ran on the CPU of other's run of that seed and
     the original did not: a pair then differs by the technique alone, not also by the CPU's rounding."""
-    cpu = {r['config'].get('seed'): r['env']['machine'] for r in done_runs(other)}
+    cpu = {r['config'].get('seed'): machine(r) for r in done_runs(other)}
     rerun = {r['config'].get('seed'): r for r in done_runs(again)}
     def pick(r):
         seed = r['config'].get('seed')
-        moved = seed in rerun and r['env']['machine'] != cpu.get(seed) == rerun[seed]['env']['machine']
+        moved = seed in rerun and machine(r) != cpu.get(seed) == machine(rerun[seed])
         return rerun[seed] if moved else r
     return [pick(r) for r in group]
 

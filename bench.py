@@ -5,6 +5,7 @@ limit of the step rate. On CUDA also MFU (model FLOPs utilisation: the counted F
 per second over the GPU's peak dense bf16 FLOP/s, PEAK_BF16) and a second config that fills the GPU.
 
     python bench.py                                   # baseline ViT, batch 128, 2 modes x 2 dtypes, references
+                                                      # (bf16 only where native: CUDA, AVX512-BF16 or AMX)
     python bench.py --pos_emb=rope2d --modes=eager --dtypes=bfloat16
     python bench.py --model=resnet18
     python bench.py configs/cpu10.py --modes=eager    # a recipe's model and batch (its training flags are ignored)
@@ -52,7 +53,7 @@ batch_size = 128
 steps = 20                   # timed train steps per mode (eval: half as many batches)
 eval_batch = 512             # train.py's evaluation batch
 modes = 'eager,compiled'
-dtypes = 'float32,bfloat16'
+dtypes = 'auto'              # auto: float32, and bfloat16 where it runs in hardware (emulated bf16 takes ages)
 device = 'auto'
 references = True            # also time timm's and vit-pytorch's ViT built with the same config, if importable
 data_only = False            # time the training batches alone (augment flags below), no model
@@ -92,6 +93,8 @@ except configurator.ConfigError as e:
     sys.exit(f"error: {e}")
 globals().update(config)
 device, device_type = techniques.setup_device(device)  # as train.py
+if dtypes == 'auto':
+    dtypes = 'float32,bfloat16' if techniques.native_bf16(device_type) else 'float32'
 # The flags both references can express; any other non-default ViT flag times ours alone.
 REFERENCE_FLAGS = ('img_size', 'in_chans', 'num_classes', 'patch_size', 'dim', 'depth', 'heads', 'mlp_ratio')
 REFERENCES = {'timm': 'timm', 'vit-pytorch': 'vit_pytorch'}  # implementation: module that must be importable

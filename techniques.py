@@ -83,7 +83,8 @@ def setup_device(device):
 
 def environment(device, device_type, world_size):
     """The log's 'env': torch, device, a short machine string for the figures (the GPU's name, else the CPU's
-    from /proc/cpuinfo), the number of ranks and the git commit of the code that ran."""
+    from /proc/cpuinfo), on a CPU the vector instructions torch uses (cpu_isa), the number of ranks and the git
+    commit of the code that ran."""
     cpu = ''
     try:
         with open('/proc/cpuinfo') as f:
@@ -97,8 +98,11 @@ def environment(device, device_type, world_size):
                                 capture_output=True, text=True, timeout=5).stdout.strip() or 'unknown'
     except (OSError, subprocess.SubprocessError):  # no git, or a git slower than 5 s (a cold disk): not worth a failed run
         commit = 'unknown'
-    return {'torch': torch.__version__, 'device': device, 'machine': machine, 'world_size': world_size,
-            'threads': torch.get_num_threads(), 'git_commit': commit}  # threads: float sums depend on it
+    env = {'torch': torch.__version__, 'device': device, 'machine': machine, 'world_size': world_size,
+           'threads': torch.get_num_threads(), 'git_commit': commit}  # threads: float sums depend on it
+    if device_type == 'cpu':  # so do the vector instructions: one CPU model may run AVX512 in one VM, AVX2 in another
+        env['cpu_isa'] = torch.backends.cpu.get_cpu_capability()
+    return env
 
 
 def setup_distributed(device_type):
@@ -215,6 +219,13 @@ class RankRNG:
     def __exit__(self, *exc):
         self.state = self.get()
         self.set(self.outer)
+
+
+def native_bf16(device_type):
+    """Whether bf16 runs in hardware: on CUDA, and on a CPU with AVX512-BF16 or AMX. Elsewhere (an AVX2 CPU) torch
+    emulates it, several times slower than float32, so dtype=auto picks float32 there."""
+    return device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
+                                     and torch.cpu._is_avx512_bf16_supported())
 
 
 def autocast(device_type, dtype):

@@ -156,9 +156,7 @@ if weights not in ('', 'random') and not resume:  # resume: the checkpoint holds
         except ValueError as e:
             fail(e)
 if dtype == 'auto':
-    native_bf16 = device_type == 'cuda' or (device_type == 'cpu' and torch.backends.mkldnn.is_available()
-                                             and torch.cpu._is_avx512_bf16_supported())
-    dtype = 'bfloat16' if native_bf16 else 'float32'
+    dtype = 'bfloat16' if techniques.native_bf16(device_type) else 'float32'
 autocast = techniques.autocast(device_type, dtype)
 try:  # the run folder: locked, and checked against --resume and --overwrite before any data loads
     run = lifecycle.open_run(out_dir, name, resume, overwrite, rank, world_size)

@@ -22,7 +22,7 @@ def bench(tmp_path, *flags):
 
 
 def test_tiny_bench_writes_consistent_json(tmp_path):
-    res, result = bench(tmp_path, '--pos_emb=rope2d')
+    res, result = bench(tmp_path, '--pos_emb=rope2d', '--dtypes=float32,bfloat16')  # bf16 even where emulated
     assert res.returncode == 0, res.stderr
     model = ViT(ViTConfig(dim=32, depth=1, heads=2, pos_emb='rope2d'))
     assert result['params'] == count_params(model)

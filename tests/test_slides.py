@@ -169,6 +169,10 @@ def test_figures_carry_budget_dataset_and_machine(logs, tmp_path):
                                     '2 seeds per variant | Test CPU, 2 cores')
     runs[0]['env'] = dict(runs[0]['env'], machine='Intel(R) Xeon(R) Processor, 2 cores')  # the vendor's marks go
     assert analysis.context(runs).endswith('| Test CPU, 2 cores (3 runs) / Intel Xeon, 2 cores (1 run)')
+    runs[1]['env'] = dict(runs[1]['env'], cpu_isa='AVX2')  # the same CPU without AVX512 is another machine
+    runs[2]['env'] = dict(runs[2]['env'], cpu_isa='AVX512')  # ... and with it, the one older logs name
+    assert analysis.context(runs).endswith('| Test CPU, 2 cores (2 runs) / Intel Xeon, 2 cores (1 run) / '
+                                           'Test CPU, 2 cores, AVX2 (1 run)')
     paths = ablation.main(logs, str(tmp_path / 'fig'))
     assert {os.path.basename(p) for p in paths} >= {'ablation_patch_size.png', 'ablation_patch_size.pdf'}
     w, h = plt.imread(str(tmp_path / 'fig' / 'ablation_patch_size.png')).shape[1::-1]
