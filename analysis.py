@@ -27,7 +27,8 @@ TITLES = dict(baseline='Baseline ViT', recipe='Old defaults vs a plain training 
               pos_emb='Position embedding', registers='Register tokens', multi_cls='Several CLS tokens',
               mla='Low-rank latent attention (MLA)', layerscale='LayerScale', augment='Augmentation and regularisation',
               optimizer='Optimizer', distill='Distillation from a ResNet-18', resnet='ResNet vs ViT',
-              data_scaling='Data scaling: ViT vs ResNet', best='Best combination vs baseline')
+              data_scaling='Data scaling: ViT vs ResNet', best='Best combination vs baseline',
+              avx2='10% of the data, float32 on an AVX2 CPU')
 WORDS = dict(patch_size='patch size (pixels)', dim='width (channels)', depth='depth (blocks)', heads='attention heads',
              head_dim='head width (channels)', mlp_ratio='MLP ratio', ffn='feed-forward', norm='normalisation',
              qk_norm='QK-norm', patch_embed='patch embedding', pos_emb='position embedding',
