@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import techniques
 from models import count_params, flops_per_image
 from vit import PRESETS, ViT, ViTConfig
 
@@ -58,6 +59,14 @@ def test_a_recipe_gives_the_model_and_batch_and_fill_benches_a_preset(tmp_path):
     assert res.returncode != 0 and 'unknown flag --learning_rate' in res.stderr
 
 
+def test_dtypes_auto_times_bf16_only_where_it_is_native(tmp_path):
+    """Emulated bf16 (an AVX2 CPU) is ~11x slower than float32: the default leaves it out there."""
+    res, result = bench(tmp_path, '--dim=16', '--heads=1')
+    assert res.returncode == 0, res.stderr
+    native = techniques.native_bf16('cpu')
+    assert [r['dtype'] for r in result['results']] == ['float32'] + ['bfloat16'] * native
+
+
 def test_data_only_mode(tmp_path):
     res, result = bench(tmp_path, '--data_only=True', '--cutmix=1.0', '--erasing=0.5', '--workers=0')
     assert res.returncode == 0, res.stderr
@@ -74,7 +83,7 @@ def test_bad_flag_names_it(tmp_path):
 def test_phases_per_variant_and_their_plot(tmp_path):
     """--phases: one row per variant x dtype whose phases are positive and add up to about the step, each
     variant really built with its flags; plots/phases.py stacks exactly those phases."""
-    res, result = bench(tmp_path, '--phases=True')
+    res, result = bench(tmp_path, '--phases=True', '--dtypes=float32,bfloat16')
     assert res.returncode == 0, res.stderr
     rows = result['results']
     assert [(r['variant'], r['dtype']) for r in rows] == [(v, d) for v in ('mha', 'mla', 'qk_norm', 'rope2d')
