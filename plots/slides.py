@@ -406,8 +406,8 @@ def build_talk(runs_dir, out, ckpts=None, png_dir=None):
         fig.text(0.5, 0.64, 'Vision Transformers on small data', fontsize=40, fontweight='bold', ha='center')
         fig.text(0.5, 0.52, 'What helps, what does not, and why', fontsize=28, ha='center')
         machines = sorted({analysis.machine(r) for r in runs})
-        fig.text(0.5, 0.36, f"{len(runs)} runs on CIFAR-10 | {' | '.join(machines)}", fontsize=BODY_PT,
-                 ha='center', color='0.3')
+        fig.text(0.5, 0.36, f"{len(runs)} runs on CIFAR-10\n{' | '.join(machines)}", fontsize=BODY_PT,
+                 ha='center', va='top', color='0.3', linespacing=1.5)
 
         # 2. the question and the setup
         base = studies.get(f'{talk.SCREEN}/baseline', {}).get('vit', [])
