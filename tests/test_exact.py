@@ -24,8 +24,9 @@ def test_references_rerun_to_the_last_digit():
         env = json.load(f)['env']
     here = techniques.environment('cpu', 'cpu', 1)
     where = ('machine', 'torch', 'cpu_isa')  # an AVX2-only VM of the same EPYC sums floats differently
-    if [env.get(k) for k in where] != [here.get(k) for k in where]:
-        pytest.skip(f"references written on {[env.get(k) for k in where]}; this is {[here.get(k) for k in where]}")
+    written, now = ([e.get(k) for k in where] for e in (env, here))
+    if written != now:
+        pytest.skip(f"references written on {written}; this is {now}")
     p = subprocess.run([sys.executable, 'exps/rerun.py', *REFERENCES], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr[-2000:]
     assert p.stdout.count('same ') == len(REFERENCES) == 5
