@@ -164,15 +164,23 @@ def test_a_second_process_on_a_running_run_refuses(tmp_path):
     assert [h['epoch'] for h in read_log(tmp_path / 'r')['history']] == list(range(6))
 
 
+def hangup(disposition):
+    """Start a child with SIGHUP set as a terminal (SIG_DFL) or nohup (SIG_IGN) would leave it, whatever this
+    test runner inherited: under nohup every child would otherwise ignore SIGHUP."""
+    return dict(preexec_fn=lambda: signal.signal(signal.SIGHUP, disposition))
+
+
 @pytest.mark.slow
 def test_ctrl_c_and_scheduler_signals_checkpoint(tmp_path):
     """Ctrl-C, SLURM's --signal=USR1@secs warning and a closed terminal (SIGHUP) stop like SIGTERM: the epoch's
     checkpoint and log, status interrupted, exit 128 + signal; one of them then resumes to the end (that a
-    resumed run retraces an uninterrupted one is test_robust.py's SIGTERM test)."""
+    resumed run retraces an uninterrupted one is test_robust.py's SIGTERM test). A run started under nohup
+    keeps ignoring SIGHUP and trains to the end."""
     sigs = (signal.SIGINT, signal.SIGUSR1, signal.SIGHUP)
-    procs = [start(SLOW, tmp_path / sig.name) for sig in sigs]  # side by side: each is signalled after its
-    for sig, p in zip(sigs, procs):                               # first of 6 epochs, long before its last
-        wait_for_epochs(tmp_path / sig.name / 'r', 1, p)
+    procs = [start(SLOW, tmp_path / sig.name, **hangup(signal.SIG_DFL)) for sig in sigs]  # side by side: each is
+    nohup = start(SLOW, tmp_path / 'nohup', **hangup(signal.SIG_IGN))  # signalled after its first of 6 epochs
+    for sig, p, name in [(sig, p, sig.name) for sig, p in zip(sigs, procs)] + [(signal.SIGHUP, nohup, 'nohup')]:
+        wait_for_epochs(tmp_path / name / 'r', 1, p)
         p.send_signal(sig)
     for sig, p in zip(sigs, procs):
         _, err = p.communicate(timeout=60)
@@ -180,6 +188,9 @@ def test_ctrl_c_and_scheduler_signals_checkpoint(tmp_path):
         log = read_log(tmp_path / sig.name / 'r')
         assert log['status'] == 'interrupted' and 'error' not in log
         assert torch.load(tmp_path / sig.name / 'r' / 'ckpt_last.pt', weights_only=False)['epoch'] == log['history'][-1]['epoch']
+    _, err = nohup.communicate(timeout=120)
+    assert nohup.returncode == 0 and 'stopping' not in err, err
+    assert [h['epoch'] for h in read_log(tmp_path / 'nohup' / 'r')['history']] == list(range(6))
     code, _, err = run_here(SLOW + ['--resume=True'], tmp_path / sigs[-1].name)
     assert code == 0 and read_log(tmp_path / sigs[-1].name / 'r')['status'] == 'done', err
 
