@@ -12,7 +12,7 @@ they run (--only picks variants; --list shows every command):
              dim 192 x depth 6, 3 heads, MLP x4), + augmentation/regularisation, + a ResNet-18 stem,
              + LayerScale, + soft distillation from the converged ResNet-18 (resnet18_s0, trained first)
   scaling    10/25/50% of the training split, the recipe's ViT and ResNet-18, at equal epochs; the full
-             augmentation recipe and TrivialAugment alone on 10%, where the ViT overfits
+             augmentation recipe, TrivialAugment alone and linear patches on 10%, where the ViT overfits
 
     python exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0,1 --dataset=imagefolder --data_dir=DIR
     python exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0,1 --parallel=6 ...   # one GPU
@@ -44,9 +44,10 @@ grid += [('std', STANDARD), ('std+reg', dict(STANDARD, **REGULARISE)),
 grid += [(f"{m}_{pct}pct", dict(flags, subset=n * pct // 100)) for m, flags in (('cpu10', {}), ('resnet18', RESNET_SGD))
          for pct in (10, 25, 50)]
 # on 10% the ViT fits its training images far better than it generalises: does strong augmentation pay there,
-# or the milder TrivialAugment alone?
+# or the milder TrivialAugment alone? and does the conv stem's prior pay more with fewer images?
 grid += [('aug_full_10pct', dict(common.FULL_AUGMENT, subset=n * 10 // 100)),
-         ('aug_trivial_10pct', dict(augment='trivialaugment', subset=n * 10 // 100))]
+         ('aug_trivial_10pct', dict(augment='trivialaugment', subset=n * 10 // 100)),
+         ('linear_10pct', dict(patch_embed='linear', subset=n * 10 // 100))]
 teacher = os.path.join(args.out_dir, 'long', 'resnet18_s0', 'ckpt_best.pt')
 students = [('std+reg+stem+ls+distill', dict(STANDARD, **REGULARISE, patch_embed='resnet18', layerscale=0.1,
                                               teacher=teacher, distill='soft', distill_alpha=0.5, distill_tau=3.0))]
