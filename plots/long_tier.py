@@ -1,6 +1,6 @@
 """The long tier's answers (exps/long.py), read from the logs under results/: has the recipe converged, do the
-2-minute screen's verdicts hold at length, seed 002's staircase beside ours, and the validation curves by
-optimizer step. The three tables fill the marked blocks of results/cpu_long/README.md (plots/table.py --readme
+2-minute screen's verdicts hold at length, seed 002's staircase beside ours, what changes on 10% of the data,
+and the validation curves by optimizer step. The tables fill the marked blocks of results/cpu_long/README.md (plots/table.py --readme
 calls them by name); the figure goes to results/cpu_long/figures/.
 
     python plots/long_tier.py                                        # print the tables, draw the curves
@@ -95,7 +95,24 @@ def staircase():
                   'gain over the step before (points)'], rows)
 
 
-BLOCKS = dict(convergence=convergence, twice_as_long=twice_as_long, short_vs_long=short_vs_long, staircase=staircase)
+def small_data():
+    """On 10% of the training split (the `_10pct` variants, 50 epochs): each one's test accuracy, the accuracy on
+    its (augmented) training batches over the last epoch, and its paired test difference from the recipe's ViT."""
+    s = studies()
+    variants, rows = s.get(talk.LONG, {}), []
+    for v in sorted((v for v in variants if v.endswith('_10pct')), key=lambda v: v != 'cpu10_10pct'):
+        ev = analysis.evidence(s, [(talk.LONG, v, 'cpu10_10pct')]) if v != 'cpu10_10pct' else None
+        summ, fit = analysis.summary(variants[v]), analysis.curve(variants[v], 'train_acc')[1]
+        rows.append([f'`{v}`', analysis.pm(summ['acc'], summ['std'], summ['done'], 2),
+                     analysis.pm(fit[:, -1].mean() if fit.size else 0, fit[:, -1].std(ddof=1) if fit.shape[0] > 1 else 0,
+                                 fit.shape[0] if fit.size else 0), '-' if ev is None else analysis.claim_numbers(ev),
+                     analysis.direction(ev) or '-'])
+    return style.md_table(['variant (4,500 images)', 'test (%)', "last epoch's training batches (%)",
+                           'vs `cpu10_10pct`, test (points, by seed)', 'reads'], rows)
+
+
+BLOCKS = dict(convergence=convergence, twice_as_long=twice_as_long, short_vs_long=short_vs_long, staircase=staircase,
+              small_data=small_data)
 
 
 def curves(out_dir):

@@ -214,8 +214,8 @@ def test_tables_give_mean_std_steps_and_cost(logs, tmp_path):
 
 
 def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
-    """plots/long_tier.py: the 20%-rule gain counts only finished runs, and doubling the length is paired by
-    seed (cpu10 at 3 epochs against cpu10_half at its planned epochs)."""
+    """plots/long_tier.py: the 20%-rule gain counts only finished runs, doubling the length is paired by seed
+    (cpu10 at 3 epochs against cpu10_half at its planned epochs), and a 10% variant against the recipe on 10%."""
     import long_tier
     folder = tmp_path / talk.LONG
     folder.mkdir(parents=True)
@@ -224,6 +224,9 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
             log = fake_log(name, dict(epochs=epochs), seed, test, test)  # val_acc rises 0.02 an epoch to `test`
             log['history'] = log['history'][:epochs]
             (folder / f'{name}.json').write_text(json.dumps(log))
+    for seed, (base, trivial) in enumerate([(0.62, 0.645), (0.63, 0.64)]):  # on 10%: +2.5 and +1.0 points
+        for name, test in ((f'cpu10_10pct_s{seed}', base), (f'aug_trivial_10pct_s{seed}', trivial)):
+            (folder / f'{name}.json').write_text(json.dumps(fake_log(name, dict(subset=4500), seed, test, test)))
     running = fake_log('patch8_s0', dict(epochs=10), 0, 0.5, 0.5)
     running.update(status='running', final={})
     (folder / 'patch8_s0.json').write_text(json.dumps(running))
@@ -234,6 +237,9 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     rows = {l.split(' | ')[0].strip('| '): l.strip('| ').split(' | ') for l in long_tier.convergence().splitlines()[2:]}
     assert rows['cpu10_s0'][1:] == ['3/3', '72.0', '74.0', '+2.00', 'no', '74.0']  # 80% of 3 epochs = the first 2
     assert rows['patch8_s0'][1:] == ['3/10', '-', '50.0', '-', '-', '-']  # unfinished: no gain, no verdict
+    small = [l.strip('| ').split(' | ') for l in long_tier.small_data().splitlines()[2:]]
+    assert small == [['`cpu10_10pct`', '62.50 ± 0.71', '40.0 ± 0.0', '-', '-'],  # train_acc 0.3 + 2/20 on the last epoch
+                     ['`aug_trivial_10pct`', '64.25 ± 0.35', '40.0 ± 0.0', '+2.5 / +1.0 (30 epochs)', 'higher']], small
     saved = {}
     monkeypatch.setattr(style, 'save', lambda fig, out_dir, stem: saved.update({stem: fig}) or [stem])
     assert long_tier.baseline_curves(str(tmp_path)) == ['baseline_curves']
