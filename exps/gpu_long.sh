@@ -23,7 +23,7 @@ LONG="python3 exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0
   $LONG --only=linear,pos_none,pos_sincos2d,pos_rope2d,aug_trivial,aug_full
   $LONG --only=best,best_lr1e-3,cpu10_lr1e-3,patch8,resnet18_adamw,cpu10_half,layerscale
   $LONG --only=aug_full_half,best_half,patch8_half,linear_half,aug_trivial_half,pos_none_half,pos_sincos2d_half,pos_rope2d_half,layerscale_half
-  $LONG --only=cpu10_10pct,cpu10_25pct,cpu10_50pct,resnet18_10pct,resnet18_25pct,resnet18_50pct,aug_full_10pct,aug_trivial_10pct,linear_10pct
+  $LONG --only=cpu10_10pct,cpu10_25pct,cpu10_50pct,resnet18_10pct,resnet18_25pct,resnet18_50pct,aug_full_10pct,aug_trivial_10pct,linear_10pct,cpu10_10pct_x2,aug_trivial_10pct_x2
 ) & queue=$!
 deadline=$((SECONDS + SECONDS_LEFT))
 while kill -0 $queue 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 5; done

@@ -12,7 +12,8 @@ they run (--only picks variants; --list shows every command):
              dim 192 x depth 6, 3 heads, MLP x4), + augmentation/regularisation, + a ResNet-18 stem,
              + LayerScale, + soft distillation from the converged ResNet-18 (resnet18_s0, trained first)
   scaling    10/25/50% of the training split, the recipe's ViT and ResNet-18, at equal epochs; the full
-             augmentation recipe, TrivialAugment alone and linear patches on 10%, where the ViT overfits
+             augmentation recipe, TrivialAugment alone and linear patches on 10%, where the ViT overfits, and
+             the recipe and TrivialAugment on 10% at twice the epochs (`_x2`)
 
     python exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0,1 --dataset=imagefolder --data_dir=DIR
     python exps/long.py configs/cpu10.py --epochs=50 --time_limit=0 --seeds=0,1 --parallel=6 ...   # one GPU
@@ -48,6 +49,9 @@ grid += [(f"{m}_{pct}pct", dict(flags, subset=n * pct // 100)) for m, flags in (
 grid += [('aug_full_10pct', dict(common.FULL_AUGMENT, subset=n * 10 // 100)),
          ('aug_trivial_10pct', dict(augment='trivialaugment', subset=n * 10 // 100)),
          ('linear_10pct', dict(patch_embed='linear', subset=n * 10 // 100))]
+# at 50 epochs on 10% the recipe memorises and TrivialAugment is still gaining: does it pull ahead at twice the length?
+grid += [('cpu10_10pct_x2', dict(epochs=2 * epochs, subset=n * 10 // 100)),
+         ('aug_trivial_10pct_x2', dict(augment='trivialaugment', epochs=2 * epochs, subset=n * 10 // 100))]
 teacher = os.path.join(args.out_dir, 'long', 'resnet18_s0', 'ckpt_best.pt')
 students = [('std+reg+stem+ls+distill', dict(STANDARD, **REGULARISE, patch_embed='resnet18', layerscale=0.1,
                                               teacher=teacher, distill='soft', distill_alpha=0.5, distill_tau=3.0))]

@@ -227,6 +227,8 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     for seed, (base, trivial) in enumerate([(0.62, 0.645), (0.63, 0.64)]):  # on 10%: +2.5 and +1.0 points
         for name, test in ((f'cpu10_10pct_s{seed}', base), (f'aug_trivial_10pct_s{seed}', trivial)):
             (folder / f'{name}.json').write_text(json.dumps(fake_log(name, dict(subset=4500), seed, test, test)))
+    for name, test in (('cpu10_10pct_x2_s0', 0.70), ('aug_trivial_10pct_x2_s0', 0.69)):  # paired with each other
+        (folder / f'{name}.json').write_text(json.dumps(fake_log(name, dict(subset=4500), 0, test, test)))
     running = fake_log('patch8_s0', dict(epochs=10), 0, 0.5, 0.5)
     running.update(status='running', final={})
     (folder / 'patch8_s0.json').write_text(json.dumps(running))
@@ -239,7 +241,8 @@ def test_long_tier_tables_from_the_logs(tmp_path, monkeypatch):
     assert rows['patch8_s0'][1:] == ['3/10', '-', '50.0', '-', '-', '-']  # unfinished: no gain, no verdict
     small = [l.strip('| ').split(' | ') for l in long_tier.small_data().splitlines()[2:]]
     assert small == [['`cpu10_10pct`', '62.50 ± 0.71', '40.0 ± 0.0', '-', '-'],  # train_acc 0.3 + 2/20 on the last epoch
-                     ['`aug_trivial_10pct`', '64.25 ± 0.35', '40.0 ± 0.0', '+2.5 / +1.0 (30 epochs)', 'higher']], small
+                     ['`aug_trivial_10pct`', '64.25 ± 0.35', '40.0 ± 0.0', '+2.5 / +1.0 (30 epochs)', 'higher'],
+                     ['`cpu10_10pct_x2`', '70.00', '40.0', '-', '-'], ['`aug_trivial_10pct_x2`', '69.00', '40.0', '-1.0 (30 epochs)', 'one seed']], small
     saved = {}
     monkeypatch.setattr(style, 'save', lambda fig, out_dir, stem: saved.update({stem: fig}) or [stem])
     assert long_tier.baseline_curves(str(tmp_path)) == ['baseline_curves']

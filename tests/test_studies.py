@@ -40,7 +40,7 @@ STUDIES = sorted(f[:-3] for f in os.listdir(EXPS)  # a study runs through common
                  if f.endswith('.py') and f != 'common.py' and 'common.parse(' in open(os.path.join(EXPS, f)).read())
 N_RUNS = dict(baseline=1, patch_size=3, model_size=9, heads=4, patch_embed=4, norm=8, ffn=2, pos_emb=11,
               registers=4, multi_cls=3, mla=6, layerscale=4, augment=15, optimizer=3, distill=4, resnet=4,
-              data_scaling=8, best=2, recipe=13, long=38, pretrained=4)
+              data_scaling=8, best=2, recipe=13, long=40, pretrained=4)
 SWEPT = dict(patch_size=('patch_size', {'2', '4', '8'}), heads=('heads', {'1', '3', '8', '96'}),
              model_size=('dim', {'96', '192', '256'}), patch_embed=('patch_embed', {'linear', 'overlap', 'conv', 'resnet18'}),
              norm=('norm', {'layernorm', 'rmsnorm'}), ffn=('ffn', {'gelu', 'swiglu'}),
