@@ -33,7 +33,9 @@ CLAIMS = dict(
     augment_long=dict(says='None > full augmentation', refs=[(LONG, 'cpu10_half', 'aug_full_half')],
                       hypothesis='the small ViT underfits augmented data'),
     augment_10pct=dict(says='On 10% too: none > full augmentation', refs=[(LONG, 'cpu10_10pct', 'aug_full_10pct')],
-                       hypothesis='850 steps are too few to fit mixed images'),
+                       hypothesis='too few steps to fit mixed images'),
+    trivial_10pct=dict(says='On 10%: TrivialAugment = none', same=True, refs=[(LONG, 'aug_trivial_10pct', 'cpu10_10pct')],
+                       hypothesis='it stops memorising; gains need steps'),
     registers=dict(says='No registers > 4 registers', refs=[(f'{SCREEN}/registers', 'reg0', 'reg4')],
                    hypothesis='extra tokens cost steps'),
     swiglu=dict(says='SwiGLU = GELU', same=True, refs=[(f'{SCREEN}/ffn', 'swiglu', 'gelu')],
@@ -64,7 +66,7 @@ CLAIMS = dict(
 
 # slide -> the claims it shows, in order
 HELPED = ['stem', 'positions', 'distill']
-NOT_HELPED = ['augment_long', 'augment_10pct', 'registers']
+NOT_HELPED = ['augment_long', 'augment_10pct', 'trivial_10pct']  # registers: in the effect chart (2-minute screen only)
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
 TECHNIQUES = [  # refs: the long tier at 50 epochs, then at 25, then the short runs (the first with runs is drawn)
