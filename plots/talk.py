@@ -20,6 +20,8 @@ CLAIMS = dict(
     # what helped
     stem=dict(says='Conv stem > linear patches', refs=[(LONG, 'cpu10', 'linear'), (LONG, 'cpu10_half', 'linear_half'), (f'{SCREEN}/patch_embed', 'conv', 'linear')],
               hypothesis='convolution builds in locality'),
+    stem_10pct=dict(says='On 10%: stem > linear patches', refs=[(LONG, 'cpu10_10pct', 'linear_10pct')],
+                    hypothesis='it speeds learning per step'),
     positions=dict(says='Learned positions > none', refs=[(LONG, 'cpu10', 'pos_none'), (LONG, 'cpu10_half', 'pos_none_half'),
                                                                (f'{SCREEN}/pos_emb', 'learned', 'none')],
                    hypothesis='attention is order-blind'),
@@ -65,7 +67,7 @@ CLAIMS = dict(
 )
 
 # slide -> the claims it shows, in order
-HELPED = ['stem', 'positions', 'distill']
+HELPED = ['stem', 'stem_10pct', 'positions', 'distill']
 NOT_HELPED = ['augment_long', 'augment_10pct', 'trivial_10pct']  # registers: in the effect chart (2-minute screen only)
 
 # the effect chart: every technique as (words, refs of "technique vs its baseline"), long tier first
@@ -105,7 +107,7 @@ STAIRCASE_CLAIMS = ['stair_reg', 'stair_stem']
 
 # conclusions: (words, the claims behind them); the slide marks each with its claims' state
 CONCLUSIONS = [
-    ('Inductive bias pays most: conv stem, positions', ['stem', 'positions']),
+    ('Inductive bias pays most: conv stem, positions', ['stem', 'stem_10pct', 'positions']),
     ('A short budget ranks models by speed', ['patch8', 'patch4_long', 'vit_short']),
     ('At equal epochs ResNet-18 still leads', ['resnet_equal', 'scaling']),
     ('Most modern tricks sit inside the seed spread', ['swiglu']),
