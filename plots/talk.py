@@ -19,9 +19,9 @@ QUESTION = 'Why do ViTs lag CNNs on 45,000 images, and what closes the gap?'
 CLAIMS = dict(
     # what helped
     stem=dict(says='Conv stem > linear patches', refs=[(LONG, 'cpu10', 'linear'), (LONG, 'cpu10_half', 'linear_half'), (f'{SCREEN}/patch_embed', 'conv', 'linear')],
-              hypothesis='convolution builds in locality'),
+              hypothesis='convolution is local'),
     stem_10pct=dict(says='On 10%: stem > linear patches', refs=[(LONG, 'cpu10_10pct', 'linear_10pct')],
-                    hypothesis='it speeds learning per step'),
+                    hypothesis='learns faster per step'),
     positions=dict(says='Learned positions > none', refs=[(LONG, 'cpu10', 'pos_none'), (LONG, 'cpu10_half', 'pos_none_half'),
                                                                (f'{SCREEN}/pos_emb', 'learned', 'none')],
                    hypothesis='attention is order-blind'),
