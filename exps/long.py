@@ -46,12 +46,13 @@ grid += [(f"{m}_{pct}pct", dict(flags, subset=n * pct // 100)) for m, flags in (
          for pct in (10, 25, 50)]
 # on 10% the ViT fits its training images far better than it generalises: does strong augmentation pay there,
 # or the milder TrivialAugment alone? and does the conv stem's prior pay more with fewer images?
-grid += [('aug_full_10pct', dict(common.FULL_AUGMENT, subset=n * 10 // 100)),
-         ('aug_trivial_10pct', dict(augment='trivialaugment', subset=n * 10 // 100)),
-         ('linear_10pct', dict(patch_embed='linear', subset=n * 10 // 100))]
+tenth = n * 10 // 100
+grid += [('aug_full_10pct', dict(common.FULL_AUGMENT, subset=tenth)),
+         ('aug_trivial_10pct', dict(augment='trivialaugment', subset=tenth)),
+         ('linear_10pct', dict(patch_embed='linear', subset=tenth))]
 # at 50 epochs on 10% the recipe memorises and TrivialAugment is still gaining: does it pull ahead at twice the length?
-grid += [('cpu10_10pct_x2', dict(epochs=2 * epochs, subset=n * 10 // 100)),
-         ('aug_trivial_10pct_x2', dict(augment='trivialaugment', epochs=2 * epochs, subset=n * 10 // 100))]
+grid += [('cpu10_10pct_x2', dict(epochs=2 * epochs, subset=tenth)),
+         ('aug_trivial_10pct_x2', dict(augment='trivialaugment', epochs=2 * epochs, subset=tenth))]
 teacher = os.path.join(args.out_dir, 'long', 'resnet18_s0', 'ckpt_best.pt')
 students = [('std+reg+stem+ls+distill', dict(STANDARD, **REGULARISE, patch_embed='resnet18', layerscale=0.1,
                                               teacher=teacher, distill='soft', distill_alpha=0.5, distill_tau=3.0))]

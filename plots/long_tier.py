@@ -1,7 +1,7 @@
 """The long tier's answers (exps/long.py), read from the logs under results/: has the recipe converged, do the
 2-minute screen's verdicts hold at length, seed 002's staircase beside ours, what changes on 10% of the data,
-and the validation curves by optimizer step. The tables fill the marked blocks of results/cpu_long/README.md (plots/table.py --readme
-calls them by name); the figure goes to results/cpu_long/figures/.
+and the validation curves by optimizer step. The tables fill the marked blocks of results/cpu_long/README.md
+(plots/table.py --readme calls them by name); the figure goes to results/cpu_long/figures/.
 
     python plots/long_tier.py                                        # print the tables, draw the curves
     python plots/table.py --readme=results/cpu_long/README.md        # refresh the README's tables
@@ -104,11 +104,11 @@ def small_data():
     base = lambda v: 'cpu10_10pct' + v.split('_10pct')[1]  # the recipe at the same length: cpu10_10pct(_x2)
     for v in sorted((v for v in variants if '_10pct' in v), key=lambda v: (base(v), v != base(v))):
         ev = analysis.evidence(s, [(talk.LONG, v, base(v))]) if v != base(v) else None
-        summ, fit = analysis.summary(variants[v]), analysis.curve(variants[v], 'train_acc')[1]
+        summ = analysis.summary(variants[v])
+        fit = [r['history'][-1]['train_acc'] for r in analysis.done_runs(variants[v])]
         rows.append([f'`{v}`', analysis.pm(summ['acc'], summ['std'], summ['done'], 2),
-                     analysis.pm(fit[:, -1].mean() if fit.size else 0, fit[:, -1].std(ddof=1) if fit.shape[0] > 1 else 0,
-                                 fit.shape[0] if fit.size else 0), '-' if ev is None else analysis.claim_numbers(ev),
-                     analysis.direction(ev) or '-'])
+                     analysis.pm(np.mean(fit), np.std(fit, ddof=1) if len(fit) > 1 else 0, len(fit)),
+                     '-' if ev is None else analysis.claim_numbers(ev), analysis.direction(ev) or '-'])
     return style.md_table(['variant (4,500 images)', 'test (%)', "last epoch's training batches (%)",
                            'vs the recipe at that length, test (points, by seed)', 'reads'], rows)
 
